@@ -1,0 +1,63 @@
+package objstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrChanged reports that the object no longer has the version a read was
+// pinned to (HTTP 412 from the store, or a response of another version).
+// Bytes of the pinned version can no longer be had from the origin.
+//
+// Errors returned by a Store wrap at most one sentinel with %w, beside the
+// backend's own error:
+//
+//	errors.Is(err, fs.ErrNotExist)   // no such key, or no such bucket
+//	errors.Is(err, fs.ErrPermission) // access denied, bad credentials
+//	errors.Is(err, fs.ErrInvalid)    // bad key, bad range, bad URL
+//	errors.Is(err, ErrChanged)       // version precondition failed
+var ErrChanged = errors.New("objstore: object changed")
+
+// Error is the error type backends return: it names the operation and key,
+// and wraps the sentinel (if any) and the backend's cause, so that both
+// errors.Is(err, fs.ErrNotExist) and errors.As(err, &smithy.APIError) work.
+type Error struct {
+	Op       string // "stat", "read", "list", "put", "delete", "open"
+	Key      string // the key or prefix, relative to the store's root
+	Sentinel error  // one of the sentinels above, or nil
+	Err      error  // the cause; may be nil when Sentinel says it all
+}
+
+func (e *Error) Error() string {
+	msg := "objstore: " + e.Op
+	if e.Key != "" {
+		msg += fmt.Sprintf(" %q", e.Key)
+	}
+	switch {
+	case e.Sentinel != nil && e.Err != nil:
+		return msg + ": " + e.Sentinel.Error() + ": " + e.Err.Error()
+	case e.Sentinel != nil:
+		return msg + ": " + e.Sentinel.Error()
+	case e.Err != nil:
+		return msg + ": " + e.Err.Error()
+	}
+	return msg + ": failed"
+}
+
+// Unwrap returns the sentinel and the cause.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Sentinel != nil {
+		errs = append(errs, e.Sentinel)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// NewError returns an *Error for op on key wrapping sentinel (may be nil)
+// and cause (may be nil).
+func NewError(op, key string, sentinel, cause error) error {
+	return &Error{Op: op, Key: key, Sentinel: sentinel, Err: cause}
+}

@@ -1,0 +1,150 @@
+package objstore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Opener opens a Store from a parsed URL. Backends provide one per scheme.
+type Opener interface {
+	OpenStoreURL(ctx context.Context, u *url.URL) (Store, error)
+}
+
+// OpenerFunc adapts a function to an Opener.
+type OpenerFunc func(ctx context.Context, u *url.URL) (Store, error)
+
+// OpenStoreURL calls f.
+func (f OpenerFunc) OpenStoreURL(ctx context.Context, u *url.URL) (Store, error) { return f(ctx, u) }
+
+// URLMux maps URL schemes to Openers. The zero value is an empty mux ready
+// to use; it is safe for concurrent use.
+type URLMux struct {
+	mu      sync.RWMutex // guards openers
+	openers map[string]Opener
+}
+
+// Register adds o for scheme. Registering a scheme twice is an error.
+func (m *URLMux) Register(scheme string, o Opener) error {
+	scheme = strings.ToLower(scheme)
+	if scheme == "" || o == nil {
+		return fmt.Errorf("objstore: register %q: %w: empty scheme or nil opener", scheme, fs.ErrInvalid)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.openers[scheme]; dup {
+		return fmt.Errorf("objstore: register %q: %w: scheme already registered", scheme, fs.ErrExist)
+	}
+	if m.openers == nil {
+		m.openers = make(map[string]Opener)
+	}
+	m.openers[scheme] = o
+	return nil
+}
+
+// Schemes returns the registered schemes, sorted.
+func (m *URLMux) Schemes() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := make([]string, 0, len(m.openers))
+	for k := range m.openers {
+		s = append(s, k)
+	}
+	slices.Sort(s)
+	return s
+}
+
+// Open parses rawURL and opens a Store with the Opener of its scheme. A
+// malformed URL or an unknown scheme is an error wrapping fs.ErrInvalid.
+func (m *URLMux) Open(ctx context.Context, rawURL string) (Store, error) {
+	u, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	o := m.openers[u.Scheme]
+	m.mu.RUnlock()
+	if o == nil {
+		return nil, fmt.Errorf("objstore: open %s: %w: unknown scheme %q (registered: %s)",
+			Redact(u), fs.ErrInvalid, u.Scheme, strings.Join(m.Schemes(), ", "))
+	}
+	return o.OpenStoreURL(ctx, u)
+}
+
+// ParseURL parses a store URL. It requires a scheme, rejects user
+// information (credentials never go in URLs: they would reach logs), and
+// lower-cases the scheme.
+func ParseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: open: %w: %w", fs.ErrInvalid, err)
+	}
+	if u.Scheme == "" {
+		return nil, fmt.Errorf("objstore: open %q: %w: missing scheme, want e.g. s3://bucket/prefix", rawURL, fs.ErrInvalid)
+	}
+	if u.Opaque != "" {
+		return nil, fmt.Errorf("objstore: open %s: %w: want scheme://bucket/prefix", Redact(u), fs.ErrInvalid)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("objstore: open %s: %w: credentials in the URL are not accepted; use the environment or the SDK's credential chain", Redact(u), fs.ErrInvalid)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	return u, nil
+}
+
+// Redact returns u as text with any user information removed.
+func Redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// RootPrefix turns the path of a store URL into a key prefix: "" or a
+// valid key followed by "/". Empty elements from repeated or trailing
+// slashes are rejected, so a prefix names one place.
+func RootPrefix(u *url.URL) (string, error) {
+	p := strings.TrimPrefix(u.Path, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	if !ValidKey(p) {
+		return "", fmt.Errorf("objstore: open %s: %w: bad prefix %q", Redact(u), fs.ErrInvalid, p)
+	}
+	return p + "/", nil
+}
+
+// Query checks that q holds only the named parameters, each at most once,
+// and returns their values ("" when absent). Unknown parameters are an
+// error: a misspelt option must not be ignored.
+func Query(u *url.URL, names ...string) (map[string]string, error) {
+	q := u.Query()
+	out := make(map[string]string, len(names))
+	for k, vs := range q {
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("objstore: open %s: %w: unknown parameter %q (known: %s)", Redact(u), fs.ErrInvalid, k, strings.Join(names, ", "))
+		}
+		if len(vs) > 1 {
+			return nil, fmt.Errorf("objstore: open %s: %w: parameter %q given %d times", Redact(u), fs.ErrInvalid, k, len(vs))
+		}
+		out[k] = vs[0]
+	}
+	return out, nil
+}
+
+var defaultMux URLMux
+
+// DefaultURLMux returns the mux that backend packages register their
+// schemes with when imported ("s3", "oss", "file", "mem"), and that [Open]
+// uses. Programs that want another set build their own URLMux.
+func DefaultURLMux() *URLMux { return &defaultMux }
+
+// Open opens a Store on the default mux; see [URLMux.Open]. Import the
+// backends to be used, or the root tierfs package, which imports all.
+func Open(ctx context.Context, rawURL string) (Store, error) {
+	return defaultMux.Open(ctx, rawURL)
+}
