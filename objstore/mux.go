@@ -108,10 +108,10 @@ func Redact(u *url.URL) string {
 // slashes are rejected, so a prefix names one place.
 func RootPrefix(u *url.URL) (string, error) {
 	p := strings.TrimPrefix(u.Path, "/")
-	p = strings.TrimSuffix(p, "/")
 	if p == "" {
 		return "", nil
 	}
+	p = strings.TrimSuffix(p, "/")
 	if !ValidKey(p) {
 		return "", fmt.Errorf("objstore: open %s: %w: bad prefix %q", Redact(u), fs.ErrInvalid, p)
 	}
