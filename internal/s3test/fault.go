@@ -1,0 +1,241 @@
+package s3test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// FaultKind says what an injected fault does to a request.
+type FaultKind int
+
+const (
+	// SlowDown answers 503 with S3 error code SlowDown, without reading the
+	// request body.
+	SlowDown FaultKind = iota + 1
+	// InternalError answers 500 with S3 error code InternalError.
+	InternalError
+	// ResetAfter sends the response headers and AfterBytes bytes of the body,
+	// then resets the TCP connection (RST).
+	ResetAfter
+	// EOFAfter sends the response headers, with the full Content-Length, and
+	// AfterBytes bytes of the body, then closes the connection cleanly: the
+	// client sees an early EOF.
+	EOFAfter
+	// StallAfter sends the response headers and AfterBytes bytes of the body,
+	// then stalls for Stall (0: until the client goes away or the server
+	// closes), then sends the rest.
+	StallAfter
+	// Deny answers 403 with S3 error code AccessDenied.
+	Deny
+)
+
+func (k FaultKind) String() string {
+	switch k {
+	case SlowDown:
+		return "SlowDown"
+	case InternalError:
+		return "InternalError"
+	case ResetAfter:
+		return "ResetAfter"
+	case EOFAfter:
+		return "EOFAfter"
+	case StallAfter:
+		return "StallAfter"
+	case Deny:
+		return "Deny"
+	}
+	return fmt.Sprintf("FaultKind(%d)", int(k))
+}
+
+// Fault is a rule that makes matching requests fail. Rules are matched in
+// the order they were injected; the first rule that applies to a request
+// wins.
+//
+// For ResetAfter, EOFAfter and StallAfter the response headers are always
+// sent whole and AfterBytes counts body bytes only; if the body is shorter,
+// all of it is sent before the fault acts.
+type Fault struct {
+	Kind       FaultKind
+	Method     string        // "" = any; e.g. "GET", "HEAD", "PUT"
+	Bucket     string        // "" = any
+	Key        string        // "" = any request, listings included (exact key match otherwise)
+	AfterBytes int64         // body bytes sent before ResetAfter, EOFAfter or StallAfter act
+	Stall      time.Duration // how long StallAfter stalls; 0 = until the client or the server gives up
+	Times      int           // how many matching requests it applies to; 0 means 1; -1 means forever
+	SkipFirst  int           // let this many matching requests pass first (later rules may still apply to them)
+}
+
+// faultRule is an injected Fault and what is left of it.
+type faultRule struct {
+	Fault
+	skip  int // matching requests still to let pass
+	times int // matching requests still to fault; <0 = forever
+}
+
+// InjectFault queues a fault rule. It panics on an unknown Kind or a
+// negative AfterBytes, Stall or SkipFirst.
+func (s *Server) InjectFault(f Fault) {
+	if f.Kind < SlowDown || f.Kind > Deny || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 {
+		panic(fmt.Sprintf("s3test: invalid fault %+v", f))
+	}
+	rule := &faultRule{Fault: f, skip: f.SkipFirst, times: f.Times}
+	if rule.times == 0 {
+		rule.times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, rule)
+}
+
+// ClearFaults drops every fault rule.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// matchFault consumes and returns the fault for rq, or nil.
+func (s *Server) matchFault(rq request) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.Method != "" && !strings.EqualFold(f.Method, rq.method) ||
+			f.Bucket != "" && f.Bucket != rq.bucket ||
+			f.Key != "" && f.Key != rq.key {
+			continue
+		}
+		if f.skip > 0 {
+			f.skip--
+			continue
+		}
+		if f.times > 0 {
+			f.times--
+			if f.times == 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		out := f.Fault
+		return &out
+	}
+	return nil
+}
+
+// responseWriter sits between the front and the backend: it counts GET body
+// bytes and applies a body fault (ResetAfter, EOFAfter, StallAfter).
+type responseWriter struct {
+	http.ResponseWriter
+	s *Server
+	r *http.Request
+
+	counting  bool     // count body bytes for countBody
+	countBody objectID // object whose GET this is
+	fault     *Fault   // body fault to apply, or nil
+	written   int64    // body bytes written so far
+	fired     bool     // fault has acted
+	cut       bool     // connection hijacked and closed by the fault
+
+	fixHeader func(http.Header) // run once on the headers before they are sent
+	status    int               // status sent, 0 before the headers
+	capture   *capture          // keeps a copy of the body, or nil
+}
+
+// prepare runs fixHeader once, before the headers go out.
+func (w *responseWriter) prepare() {
+	if f := w.fixHeader; f != nil {
+		w.fixHeader = nil
+		f(w.Header())
+	}
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	w.prepare()
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.cut {
+		return 0, errFaulted
+	}
+	if w.fault != nil && !w.fired {
+		if room := w.fault.AfterBytes - w.written; int64(len(p)) >= room {
+			n, err := w.write(p[:room])
+			if err != nil {
+				return n, err
+			}
+			if !w.fire() {
+				return n, errFaulted
+			}
+			m, err := w.write(p[room:])
+			return n + m, err
+		}
+	}
+	return w.write(p)
+}
+
+func (w *responseWriter) write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.prepare()
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.capture != nil {
+		w.capture.keep(p)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.written += int64(n)
+	if w.counting {
+		w.s.countBody(w.countBody, int64(n))
+	}
+	return n, err
+}
+
+// finish applies a body fault whose byte count the body never reached.
+func (w *responseWriter) finish() {
+	if w.fault != nil && !w.fired {
+		w.fire()
+	}
+}
+
+// fire flushes what was written and applies the fault. It reports whether
+// the response may go on.
+func (w *responseWriter) fire() bool {
+	w.fired = true
+	w.prepare()
+	rc := http.NewResponseController(w.ResponseWriter)
+	if err := rc.Flush(); err != nil {
+		return false
+	}
+	switch w.fault.Kind {
+	case StallAfter:
+		if w.fault.Stall > 0 {
+			return w.s.wait(w.r.Context(), w.fault.Stall)
+		}
+		return w.s.wait(w.r.Context(), forever)
+	case ResetAfter, EOFAfter:
+		c, _, err := rc.Hijack()
+		if err != nil {
+			return false
+		}
+		w.cut = true
+		if sc, ok := c.(*conn); ok && w.fault.Kind == ResetAfter {
+			sc.reset()
+		} else {
+			_ = c.Close()
+		}
+		return false
+	}
+	return true
+}
+
+// forever is a wait that only ctx or Close ends.
+const forever = time.Duration(1<<63 - 1)
