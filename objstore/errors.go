@@ -16,6 +16,7 @@ import (
 //	errors.Is(err, fs.ErrPermission) // access denied, bad credentials
 //	errors.Is(err, fs.ErrInvalid)    // bad key, bad range, bad URL
 //	errors.Is(err, ErrChanged)       // version precondition failed
+//	errors.Is(err, fs.ErrExist)      // a key clashes with a "directory" (file backends)
 var ErrChanged = errors.New("objstore: object changed")
 
 // Error is the error type backends return: it names the operation and key,
