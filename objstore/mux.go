@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -81,10 +82,16 @@ func (m *URLMux) Open(ctx context.Context, rawURL string) (Store, error) {
 func ParseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("objstore: open: %w: %w", fs.ErrInvalid, err)
+		// url.Error repeats the whole URL, credentials and all: keep only
+		// the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("objstore: open: %w: malformed URL: %w", fs.ErrInvalid, err)
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("objstore: open %q: %w: missing scheme, want e.g. s3://bucket/prefix", rawURL, fs.ErrInvalid)
+		return nil, fmt.Errorf("objstore: open %s: %w: missing scheme, want e.g. s3://bucket/prefix", Redact(u), fs.ErrInvalid)
 	}
 	if u.Opaque != "" {
 		return nil, fmt.Errorf("objstore: open %s: %w: want scheme://bucket/prefix", Redact(u), fs.ErrInvalid)
@@ -96,10 +103,22 @@ func ParseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// Redact returns u as text with any user information removed.
+// Redact returns u as text with any user information removed, its own and
+// that of URLs given as query values (endpoint=http://user:pass@host): a
+// query value holding an "@" is replaced whole.
 func Redact(u *url.URL) string {
 	c := *u
 	c.User = nil
+	if strings.Contains(c.RawQuery, "@") || strings.Contains(c.RawQuery, "%40") {
+		pairs := strings.Split(c.RawQuery, "&")
+		for i, p := range pairs {
+			k, v, _ := strings.Cut(p, "=")
+			if uv, err := url.QueryUnescape(v); err != nil || strings.Contains(uv, "@") {
+				pairs[i] = k + "=REDACTED"
+			}
+		}
+		c.RawQuery = strings.Join(pairs, "&")
+	}
 	return c.String()
 }
 

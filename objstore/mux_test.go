@@ -25,7 +25,8 @@ func TestURLMux(t *testing.T) {
 	if _, err := m.Open(t.Context(), "TEST://bucket/p"); err != nil || opened == nil || opened.Host != "bucket" {
 		t.Errorf("Open: %v, opened %v", err, opened)
 	}
-	for _, bad := range []string{"", "bucket/key", "nope://x", "test:opaque", "test://user:secret@bucket/x", "%zz://x", "test://b/%zz"} {
+	for _, bad := range []string{"", "bucket/key", "nope://x", "test:opaque", "test://user:secret@bucket/x", "%zz://x", "test://b/%zz",
+		"test://user:secret@b/%zz", "nope://b?endpoint=http://u:secret@h", "nope://b?endpoint=http://u:secret@h/%zz"} {
 		_, err := m.Open(t.Context(), bad)
 		if !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("Open(%q): err = %v, want fs.ErrInvalid", bad, err)
