@@ -1,0 +1,307 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// abortTimeout bounds the AbortMultipartUpload sent after a failed upload.
+// It runs on a context detached from the caller's, so a cancelled Put
+// still cleans up its parts.
+const abortTimeout = 30 * time.Second
+
+// Put stores r as key: with one PutObject when the body fits in one part
+// (PartSize bytes), otherwise with a multipart upload of PartSize parts,
+// Concurrency of them in flight. A failed multipart upload is aborted, so
+// nothing is stored and the previous version stays. A body whose length
+// differs from a non-zero opts.Size fails with fs.ErrInvalid, before any
+// upload is completed.
+//
+// The returned Object has the ETag (and version id, on a versioned bucket)
+// of the new version, the number of bytes stored, and as ModTime the Date
+// of the server's final response: S3's Last-Modified (which Stat returns)
+// may differ from it by a second, and for a multipart upload it is the time
+// the upload started. See "Uploads" in the package documentation.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.PutOptions) (objstore.Object, error) {
+	if err := s.check("put", key); err != nil {
+		return objstore.Object{}, err
+	}
+	if opts.Size < 0 {
+		return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("s3: negative size %d", opts.Size))
+	}
+	if err := ctx.Err(); err != nil {
+		return objstore.Object{}, objstore.NewError("put", key, nil, err)
+	}
+	u := &upload{s: s, ctx: ctx, key: key, r: r, opts: opts, partSize: s.partSize}
+	if opts.Size > 0 && (opts.Size+u.partSize-1)/u.partSize > MaxParts {
+		u.partSize = (opts.Size + MaxParts - 1) / MaxParts
+		if u.partSize > MaxPartSize {
+			return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("s3: %d bytes exceed S3's largest object", opts.Size))
+		}
+	}
+	obj, err := u.run()
+	if err != nil {
+		return objstore.Object{}, mapError("put", key, err, false)
+	}
+	return obj, nil
+}
+
+// errSize is the cause of a Put whose body length differs from
+// PutOptions.Size.
+type errSize struct {
+	want, got int64
+	more      bool // the body had more than got bytes
+}
+
+func (e *errSize) Error() string {
+	if e.more {
+		return fmt.Sprintf("s3: body longer than the %d bytes PutOptions.Size gives", e.want)
+	}
+	return fmt.Sprintf("s3: body has %d bytes, PutOptions.Size gives %d", e.got, e.want)
+}
+
+// errTooLarge is the cause of a Put of unknown size whose body needs more
+// than MaxParts parts.
+type errTooLarge struct{ parts, partSize int64 }
+
+func (e *errTooLarge) Error() string {
+	return fmt.Sprintf("s3: body needs more than %d parts of %d bytes; raise PartSize", e.parts, e.partSize)
+}
+
+// upload is one Put in progress. Only the goroutine of Put uses its fields,
+// except parts (guarded by mu) and the buffer pool.
+type upload struct {
+	s        *Store
+	ctx      context.Context
+	key      string
+	r        io.Reader
+	opts     objstore.PutOptions
+	partSize int64
+	total    int64 // body bytes read so far
+
+	mu    sync.Mutex // guards parts
+	parts []types.CompletedPart
+}
+
+// getBuf returns a buffer of partSize bytes, reused across Puts when the
+// part size is the Store's.
+func (u *upload) getBuf() []byte {
+	if u.partSize == u.s.partSize {
+		if p, ok := u.s.bufs.Get().(*[]byte); ok {
+			return (*p)[:u.partSize]
+		}
+	}
+	return make([]byte, u.partSize)
+}
+
+func (u *upload) putBuf(b []byte) {
+	if int64(cap(b)) == u.s.partSize {
+		b = b[:cap(b)]
+		u.s.bufs.Put(&b)
+	}
+}
+
+// read fills buf from the body. eof reports that the body ended (possibly
+// with n == len(buf) unknown: a full buffer says nothing). It enforces
+// PutOptions.Size.
+func (u *upload) read(buf []byte) (n int, eof bool, err error) {
+	n, err = io.ReadFull(u.r, buf)
+	u.total += int64(n)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		eof, err = true, nil
+	case err != nil:
+		return n, false, fmt.Errorf("s3: reading the body: %w", err)
+	}
+	if size := u.opts.Size; size > 0 {
+		if u.total > size {
+			return n, eof, &errSize{want: size, got: u.total, more: true}
+		}
+		if eof && u.total != size {
+			return n, eof, &errSize{want: size, got: u.total}
+		}
+	}
+	return n, eof, nil
+}
+
+func (u *upload) run() (objstore.Object, error) {
+	if size := u.opts.Size; size > 0 && size <= u.partSize {
+		// Known and small: read one byte more than announced, to catch a
+		// longer body, and send it whole.
+		buf := make([]byte, size+1)
+		n, _, err := u.read(buf)
+		if err != nil {
+			return objstore.Object{}, err
+		}
+		return u.single(buf[:n])
+	}
+	first := u.getBuf()
+	defer func() { u.putBuf(first) }()
+	n, eof, err := u.read(first)
+	if err != nil {
+		return objstore.Object{}, err
+	}
+	if eof {
+		return u.single(first[:n])
+	}
+	// The first part is full: look one part ahead to learn whether there
+	// is more than one.
+	second := u.getBuf()
+	m, eof2, err := u.read(second)
+	if err != nil {
+		u.putBuf(second)
+		return objstore.Object{}, err
+	}
+	if m == 0 && eof2 {
+		u.putBuf(second)
+		return u.single(first[:n])
+	}
+	return u.multipart(first[:n], second[:m], eof2)
+}
+
+func (u *upload) single(body []byte) (objstore.Object, error) {
+	in := &s3.PutObjectInput{
+		Bucket:        &u.s.bucket,
+		Key:           aws.String(u.s.prefix + u.key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+	}
+	if u.opts.ContentType != "" {
+		in.ContentType = aws.String(u.opts.ContentType)
+	}
+	out, err := u.s.client.PutObject(u.ctx, in, noChecksums)
+	if err != nil {
+		return objstore.Object{}, err
+	}
+	return objstore.Object{
+		Key:     u.key,
+		Size:    int64(len(body)),
+		ModTime: serverTime(out.ResultMetadata),
+		Version: u.s.version(out.ETag, out.VersionId),
+	}, nil
+}
+
+// multipart uploads first (a full part), then pending (eof says whether it
+// is the last), then the rest of the body.
+func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object, err error) {
+	cin := &s3.CreateMultipartUploadInput{Bucket: &u.s.bucket, Key: aws.String(u.s.prefix + u.key)}
+	if u.opts.ContentType != "" {
+		cin.ContentType = aws.String(u.opts.ContentType)
+	}
+	created, err := u.s.client.CreateMultipartUpload(u.ctx, cin, noChecksums)
+	if err != nil {
+		u.putBuf(pending)
+		return objstore.Object{}, err
+	}
+	uploadID := created.UploadId
+	defer func() {
+		if err != nil {
+			err = u.abort(uploadID, err)
+		}
+	}()
+
+	g, gctx := errgroup.WithContext(u.ctx)
+	g.SetLimit(u.s.concurrency)
+	first = slices.Clip(first)
+	send := func(num int32, b []byte, release bool) {
+		g.Go(func() error {
+			if release {
+				defer u.putBuf(b)
+			}
+			out, err := u.s.client.UploadPart(gctx, &s3.UploadPartInput{
+				Bucket:        &u.s.bucket,
+				Key:           aws.String(u.s.prefix + u.key),
+				UploadId:      uploadID,
+				PartNumber:    aws.Int32(num),
+				Body:          bytes.NewReader(b),
+				ContentLength: aws.Int64(int64(len(b))),
+			}, noChecksums)
+			if err != nil {
+				return fmt.Errorf("s3: part %d: %w", num, err)
+			}
+			u.mu.Lock()
+			u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			u.mu.Unlock()
+			return nil
+		})
+	}
+	// first is released by run; every later buffer by its sender.
+	send(1, first, false)
+	var readErr error
+	for num := int32(2); ; num++ {
+		if num > MaxParts {
+			u.putBuf(pending)
+			readErr = &errTooLarge{parts: MaxParts, partSize: u.partSize}
+			break
+		}
+		send(num, pending, true)
+		if eof || gctx.Err() != nil {
+			break
+		}
+		b := u.getBuf()
+		n, e, err := u.read(b)
+		if err != nil {
+			u.putBuf(b)
+			readErr = err
+			break
+		}
+		if n == 0 && e {
+			u.putBuf(b)
+			break
+		}
+		pending, eof = b[:n], e
+	}
+	werr := g.Wait()
+	if readErr != nil {
+		return objstore.Object{}, readErr
+	}
+	if werr != nil {
+		return objstore.Object{}, werr
+	}
+
+	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+	out, err := u.s.client.CompleteMultipartUpload(u.ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          &u.s.bucket,
+		Key:             aws.String(u.s.prefix + u.key),
+		UploadId:        uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
+	}, noChecksums)
+	if err != nil {
+		return objstore.Object{}, err
+	}
+	return objstore.Object{
+		Key:     u.key,
+		Size:    u.total,
+		ModTime: serverTime(out.ResultMetadata),
+		Version: u.s.version(out.ETag, out.VersionId),
+	}, nil
+}
+
+// abort cancels a multipart upload after cause, on a context detached from
+// the caller's, and returns cause with any abort failure added.
+func (u *upload) abort(uploadID *string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), abortTimeout)
+	defer cancel()
+	_, err := u.s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket:   &u.s.bucket,
+		Key:      aws.String(u.s.prefix + u.key),
+		UploadId: uploadID,
+	}, noChecksums)
+	if err != nil {
+		return fmt.Errorf("%w (abort of the multipart upload also failed: %v)", cause, err)
+	}
+	return cause
+}
