@@ -3,6 +3,7 @@ package objstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrChanged reports that the object no longer has the version a read was
@@ -34,11 +35,15 @@ func (e *Error) Error() string {
 	if e.Key != "" {
 		msg += fmt.Sprintf(" %q", e.Key)
 	}
+	var sentinel string
+	if e.Sentinel != nil {
+		sentinel = strings.TrimPrefix(e.Sentinel.Error(), "objstore: ")
+	}
 	switch {
 	case e.Sentinel != nil && e.Err != nil:
-		return msg + ": " + e.Sentinel.Error() + ": " + e.Err.Error()
+		return msg + ": " + sentinel + ": " + e.Err.Error()
 	case e.Sentinel != nil:
-		return msg + ": " + e.Sentinel.Error()
+		return msg + ": " + sentinel
 	case e.Err != nil:
 		return msg + ": " + e.Err.Error()
 	}
