@@ -1,0 +1,102 @@
+package tier
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrMiss reports that a block is not in the tier: never stored, evicted,
+// dropped on admission, or found damaged and removed. A miss is normal; the
+// caller goes to the next tier or the origin.
+var ErrMiss = errors.New("tier: miss")
+
+// Tier holds immutable blocks by key. Keys are opaque strings made by the
+// cache (they name an object version and a block index); a tier knows
+// nothing of objects. A key always names the same bytes, so storing a key
+// twice stores the same block. All methods are safe for concurrent use.
+type Tier interface {
+	// ReadAt copies bytes of the block stored under key, from offset off
+	// within the block, into p, with the io.ReaderAt contract: it returns
+	// len(p) bytes, or fewer with io.EOF when the block ends first. Every
+	// byte returned has been verified where the tier keeps checksums. A
+	// block that is absent or fails verification is an error wrapping
+	// ErrMiss; a negative off is an error wrapping fs.ErrInvalid.
+	ReadAt(ctx context.Context, key string, p []byte, off int64) (int, error)
+
+	// Put offers data as the block for key. The tier may keep data
+	// itself: the caller must not modify it afterwards. Put does not wait
+	// for slow storage: a tier that cannot take the block now (full
+	// queue, admission policy, sick disk) drops it and counts the drop;
+	// that is not an error. Errors are for misuse (empty key, closed tier).
+	Put(ctx context.Context, key string, data []byte) error
+
+	// Delete removes the block for key, if present.
+	Delete(ctx context.Context, key string) error
+
+	// Stats returns counters since the tier was opened.
+	Stats() Stats
+
+	// Close releases the tier's resources and waits for its goroutines.
+	// It is idempotent; other calls after Close fail with an error
+	// wrapping fs.ErrClosed.
+	Close() error
+}
+
+// Stats are a tier's counters. Counts are since the tier was opened;
+// Bytes and Blocks are current.
+type Stats struct {
+	Hits      int64 // ReadAt calls served
+	Misses    int64 // ReadAt calls that returned ErrMiss
+	Puts      int64 // blocks stored
+	Dropped   int64 // blocks offered to Put and not stored (queue full, rejected, error)
+	Evictions int64 // blocks removed to make room
+	Corrupt   int64 // blocks that failed verification and were removed
+	Errors    int64 // I/O errors on the tier's storage
+	Bytes     int64 // bytes held, as charged against the capacity
+	Blocks    int64 // blocks held
+	Capacity  int64 // the configured budget in bytes
+}
+
+// DiskConfig configures a disk tier (package tier/disk) over one or more
+// directories, usually one per local SSD. The zero value of each optional
+// field means the default given in its comment.
+type DiskConfig struct {
+	// Dirs are the cache directories. Each is created (mode 0700) if
+	// missing and owned by one process at a time. Blocks are spread over
+	// them evenly, by a hash of the key. Required.
+	Dirs []string
+	// Quota is the total budget in bytes over all Dirs, split evenly,
+	// counted as space on disk (file-system block rounding and headers
+	// included). Required.
+	Quota int64
+	// High and Low are watermarks as fractions of Quota: when usage passes
+	// High×Quota, blocks are evicted until it is at most Low×Quota.
+	// Zero means 0.95 and 0.7; 0 < Low < High ≤ 1.
+	High, Low float64
+	// MinFreeRatio keeps this fraction of each directory's file system
+	// free, whatever the quota, so a disk shared with others never fills.
+	// Zero means 0.05; negative means no floor.
+	MinFreeRatio float64
+	// FillQueue is how many blocks may wait to be written; Put drops
+	// blocks beyond it. Zero means 64.
+	FillQueue int
+	// FillWorkers is how many goroutines write blocks. Zero means 2 per
+	// directory.
+	FillWorkers int
+	// IOTimeout is how long one read or write of a block may take before
+	// its directory is counted as sick. Zero means 10s.
+	IOTimeout time.Duration
+	// ProbeInterval is how often a sick directory is probed for
+	// re-admission. Zero means 30s.
+	ProbeInterval time.Duration
+}
+
+// DefaultDiskConfig returns a config over dirs with the given quota and
+// every default filled in.
+func DefaultDiskConfig(quota int64, dirs ...string) DiskConfig {
+	return DiskConfig{
+		Dirs: dirs, Quota: quota, High: 0.95, Low: 0.7, MinFreeRatio: 0.05,
+		FillQueue: 64, FillWorkers: 2 * len(dirs), IOTimeout: 10 * time.Second, ProbeInterval: 30 * time.Second,
+	}
+}
