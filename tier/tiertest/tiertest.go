@@ -1,0 +1,387 @@
+// Package tiertest is the conformance suite every cache tier passes.
+//
+//	func TestConformance(t *testing.T) {
+//		tiertest.Run(t, tiertest.Harness{
+//			New: func(t *testing.T, capacity int64) tier.Tier { … },
+//			Settle: func(t *testing.T, tr tier.Tier) { tr.(*memory.Tier).Wait() },
+//		})
+//	}
+//
+// It checks the contract written on [tier.Tier]: exact bytes for every
+// range of a block, io.ReaderAt semantics at the end, misses that wrap
+// tier.ErrMiss, that no key is ever answered with another key's bytes,
+// that the tier stays within its capacity, behaviour under concurrent use,
+// and Close.
+package tiertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tierfs/tierfs/tier"
+)
+
+// Harness adapts a tier to the suite.
+type Harness struct {
+	// New returns a new, empty tier with room for at least capacity
+	// bytes of blocks. Cleanup (Close) is the suite's.
+	New func(t *testing.T, capacity int64) tier.Tier
+	// Settle waits until the blocks accepted by Put are readable, for
+	// tiers that admit or write asynchronously; nil if Put is synchronous.
+	Settle func(t *testing.T, tr tier.Tier)
+}
+
+// Run runs the suite as subtests of t.
+func Run(t *testing.T, h Harness) {
+	if h.New == nil {
+		t.Fatal("tiertest: Harness.New is nil")
+	}
+	cases := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"Ranges", testRanges},
+		{"Sizes", testSizes},
+		{"Miss", testMiss},
+		{"Delete", testDelete},
+		{"DistinctKeys", testDistinctKeys},
+		{"Capacity", testCapacity},
+		{"Concurrent", testConcurrent},
+		{"Stats", testStats},
+		{"Close", testClose},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, h) })
+	}
+}
+
+// Block returns n deterministic bytes for key, different for every key,
+// so that a block served under the wrong key shows as wrong bytes.
+func Block(key string, n int) []byte {
+	var seed uint64 = 14695981039346656037
+	for i := 0; i < len(key); i++ {
+		seed = (seed ^ uint64(key[i])) * 1099511628211
+	}
+	r := rand.New(rand.NewPCG(seed, uint64(n)))
+	b := make([]byte, n)
+	for i := 0; i < n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8 && i+j < n; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+func open(t *testing.T, h Harness, capacity int64) tier.Tier {
+	t.Helper()
+	tr := h.New(t, capacity)
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+func settle(t *testing.T, h Harness, tr tier.Tier) {
+	t.Helper()
+	if h.Settle != nil {
+		h.Settle(t, tr)
+	}
+}
+
+func mustPut(t *testing.T, tr tier.Tier, key string, data []byte) {
+	t.Helper()
+	if err := tr.Put(t.Context(), key, data); err != nil {
+		t.Fatalf("Put(%q, %d bytes): %v", key, len(data), err)
+	}
+}
+
+// readAll reads the whole block under key through ReadAt.
+func readAll(ctx context.Context, tr tier.Tier, key string, size int) ([]byte, error) {
+	p := make([]byte, size+1)
+	n, err := tr.ReadAt(ctx, key, p, 0)
+	if err == io.EOF && n == size {
+		return p[:n], nil
+	}
+	if err != nil {
+		return p[:n], err
+	}
+	return p[:n], fmt.Errorf("ReadAt of %d bytes into a %d-byte buffer returned no io.EOF", n, len(p))
+}
+
+// expectHit reads key whole and checks the bytes. Tiers may drop blocks
+// (admission, queues), so the suite puts and settles before it expects a
+// hit, and uses capacities well above what it stores.
+func expectHit(t *testing.T, tr tier.Tier, key string, want []byte) {
+	t.Helper()
+	got, err := readAll(t.Context(), tr, key, len(want))
+	if err != nil {
+		t.Fatalf("read %q: %v", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %q: wrong bytes", key)
+	}
+}
+
+func expectMiss(t *testing.T, tr tier.Tier, key string) {
+	t.Helper()
+	n, err := tr.ReadAt(t.Context(), key, make([]byte, 10), 0)
+	if !errors.Is(err, tier.ErrMiss) || n != 0 {
+		t.Fatalf("ReadAt(%q) = %d, %v; want 0 and tier.ErrMiss", key, n, err)
+	}
+}
+
+func testRoundTrip(t *testing.T, h Harness) {
+	tr := open(t, h, 64<<20)
+	data := Block("rt", 1<<20)
+	mustPut(t, tr, "rt", data)
+	settle(t, h, tr)
+	expectHit(t, tr, "rt", data)
+	// Putting the same key again is harmless and keeps the bytes.
+	mustPut(t, tr, "rt", Block("rt", 1<<20))
+	settle(t, h, tr)
+	expectHit(t, tr, "rt", data)
+}
+
+func testRanges(t *testing.T, h Harness) {
+	tr := open(t, h, 64<<20)
+	const size = 300_000
+	data := Block("ranges", size)
+	mustPut(t, tr, "ranges", data)
+	settle(t, h, tr)
+	cases := []struct {
+		off int64
+		n   int
+	}{
+		{0, 1}, {0, size}, {1, size - 1}, {size - 1, 1}, {12345, 4096}, {65535, 2}, {65536, 65536},
+		{size - 100, 100}, {0, 0}, {size, 0}, {100, 0},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		off := r.Int64N(size)
+		cases = append(cases, struct {
+			off int64
+			n   int
+		}{off, r.IntN(size - int(off) + 1)})
+	}
+	for _, c := range cases {
+		p := make([]byte, c.n)
+		n, err := tr.ReadAt(t.Context(), "ranges", p, c.off)
+		if n != c.n || (err != nil && !(err == io.EOF && c.off+int64(c.n) == size)) {
+			t.Fatalf("ReadAt(off %d, len %d) = %d, %v", c.off, c.n, n, err)
+		}
+		if !bytes.Equal(p, data[c.off:c.off+int64(c.n)]) {
+			t.Fatalf("ReadAt(off %d, len %d): wrong bytes", c.off, c.n)
+		}
+	}
+	// Past the end: short count with io.EOF, and the bytes there are right.
+	for _, c := range []struct {
+		off     int64
+		n, want int
+	}{{size - 10, 20, 10}, {size - 1, 2, 1}, {size, 5, 0}, {size + 10, 5, 0}, {0, size + 1, size}} {
+		p := make([]byte, c.n)
+		n, err := tr.ReadAt(t.Context(), "ranges", p, c.off)
+		if n != c.want || err != io.EOF {
+			t.Errorf("ReadAt(off %d, len %d) past the end = %d, %v; want %d, io.EOF", c.off, c.n, n, err, c.want)
+			continue
+		}
+		if n > 0 && !bytes.Equal(p[:n], data[c.off:c.off+int64(n)]) {
+			t.Errorf("ReadAt(off %d, len %d) past the end: wrong bytes", c.off, c.n)
+		}
+	}
+	if _, err := tr.ReadAt(t.Context(), "ranges", make([]byte, 1), -1); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ReadAt at offset -1: err = %v, want fs.ErrInvalid", err)
+	}
+}
+
+func testSizes(t *testing.T, h Harness) {
+	tr := open(t, h, 64<<20)
+	sizes := []int{0, 1, 7, 4095, 4096, 4097, 65536, 65537, 1 << 20, 4<<20 + 3}
+	for _, n := range sizes {
+		mustPut(t, tr, fmt.Sprintf("size-%d", n), Block(fmt.Sprint(n), n))
+	}
+	settle(t, h, tr)
+	for _, n := range sizes {
+		expectHit(t, tr, fmt.Sprintf("size-%d", n), Block(fmt.Sprint(n), n))
+	}
+}
+
+func testMiss(t *testing.T, h Harness) {
+	tr := open(t, h, 1<<20)
+	expectMiss(t, tr, "never-put")
+	mustPut(t, tr, "k", Block("k", 100))
+	settle(t, h, tr)
+	expectMiss(t, tr, "k2")
+	expectMiss(t, tr, "K")
+	if err := tr.Put(t.Context(), "", []byte("x")); err == nil {
+		t.Error("Put with an empty key succeeded")
+	}
+}
+
+func testDelete(t *testing.T, h Harness) {
+	tr := open(t, h, 8<<20)
+	mustPut(t, tr, "a", Block("a", 1000))
+	mustPut(t, tr, "b", Block("b", 1000))
+	settle(t, h, tr)
+	if err := tr.Delete(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, h, tr)
+	expectMiss(t, tr, "a")
+	expectHit(t, tr, "b", Block("b", 1000))
+	if err := tr.Delete(t.Context(), "a"); err != nil {
+		t.Errorf("Delete of an absent key: %v", err)
+	}
+	// Put after Delete stores again.
+	mustPut(t, tr, "a", Block("a", 1000))
+	settle(t, h, tr)
+	expectHit(t, tr, "a", Block("a", 1000))
+}
+
+func testDistinctKeys(t *testing.T, h Harness) {
+	tr := open(t, h, 64<<20)
+	keys := []string{
+		"obj/etag:1/4194304/0", "obj/etag:1/4194304/1", "obj/etag:2/4194304/0", "obj/etag:1/4194304/00",
+		"../../etc/passwd", "/abs/path", "a/../b", "nul\x00byte", "nul\x00bytf", "日本語/ブロック", " ", ".", "..",
+		strings.Repeat("long", 300), strings.Repeat("long", 300) + "x", "UPPER", "upper", "with/many/slashes/in/it",
+	}
+	for i, k := range keys {
+		mustPut(t, tr, k, Block(k, 1000+i))
+	}
+	settle(t, h, tr)
+	for i, k := range keys {
+		expectHit(t, tr, k, Block(k, 1000+i))
+	}
+}
+
+func testCapacity(t *testing.T, h Harness) {
+	const capacity = 4 << 20
+	tr := open(t, h, capacity)
+	const block = 256 << 10
+	for i := range 64 { // 16 MiB offered to a 4 MiB tier
+		mustPut(t, tr, fmt.Sprintf("cap-%d", i), Block(fmt.Sprint(i), block))
+		if i%8 == 7 {
+			settle(t, h, tr)
+			st := tr.Stats()
+			if st.Bytes > st.Capacity || st.Capacity < capacity {
+				t.Fatalf("after %d puts: Stats.Bytes %d, Capacity %d (asked for %d)", i+1, st.Bytes, st.Capacity, capacity)
+			}
+		}
+	}
+	settle(t, h, tr)
+	held := 0
+	for i := range 64 {
+		key := fmt.Sprintf("cap-%d", i)
+		got, err := readAll(t.Context(), tr, key, block)
+		switch {
+		case err == nil:
+			if !bytes.Equal(got, Block(fmt.Sprint(i), block)) {
+				t.Fatalf("%s: wrong bytes", key)
+			}
+			held++
+		case !errors.Is(err, tier.ErrMiss):
+			t.Fatalf("%s: %v", key, err)
+		}
+	}
+	if st := tr.Stats(); int64(held)*block > st.Capacity+block {
+		t.Errorf("%d blocks of %d bytes readable in a tier of capacity %d", held, block, st.Capacity)
+	}
+	if held == 0 {
+		t.Error("a full tier holds no block at all")
+	}
+}
+
+func testConcurrent(t *testing.T, h Harness) {
+	tr := open(t, h, 64<<20)
+	const keys = 32
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 300 {
+				k := r.IntN(keys)
+				key := fmt.Sprintf("c-%d", k)
+				size := 4096 + k*1000
+				switch r.IntN(10) {
+				case 0:
+					if err := tr.Delete(t.Context(), key); err != nil {
+						errs <- err
+						return
+					}
+				case 1, 2, 3:
+					if err := tr.Put(t.Context(), key, Block(key, size)); err != nil {
+						errs <- err
+						return
+					}
+				default:
+					off := r.Int64N(int64(size))
+					p := make([]byte, r.IntN(size-int(off)+1))
+					n, err := tr.ReadAt(t.Context(), key, p, off)
+					if errors.Is(err, tier.ErrMiss) {
+						continue
+					}
+					if err != nil && err != io.EOF {
+						errs <- fmt.Errorf("ReadAt(%s, off %d, len %d): %w", key, off, len(p), err)
+						return
+					}
+					if !bytes.Equal(p[:n], Block(key, size)[off:off+int64(n)]) || n != len(p) {
+						errs <- fmt.Errorf("ReadAt(%s, off %d, len %d): %d wrong bytes", key, off, len(p), n)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func testStats(t *testing.T, h Harness) {
+	tr := open(t, h, 8<<20)
+	before := tr.Stats()
+	mustPut(t, tr, "s", Block("s", 5000))
+	settle(t, h, tr)
+	expectHit(t, tr, "s", Block("s", 5000))
+	expectMiss(t, tr, "absent")
+	st := tr.Stats()
+	if st.Hits != before.Hits+1 || st.Misses != before.Misses+1 {
+		t.Errorf("after one hit and one miss: Hits %d→%d, Misses %d→%d", before.Hits, st.Hits, before.Misses, st.Misses)
+	}
+	if st.Puts < 1 || st.Blocks < 1 || st.Bytes < 5000 {
+		t.Errorf("after storing one 5000-byte block: %+v", st)
+	}
+}
+
+func testClose(t *testing.T, h Harness) {
+	tr := h.New(t, 1<<20)
+	mustPut(t, tr, "x", Block("x", 10))
+	settle(t, h, tr)
+	if err := tr.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := tr.Close(); err != nil && !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("second Close: %v, want nil or fs.ErrClosed", err)
+	}
+	if _, err := tr.ReadAt(t.Context(), "x", make([]byte, 1), 0); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("ReadAt after Close: %v, want fs.ErrClosed", err)
+	}
+	if err := tr.Put(t.Context(), "y", []byte("y")); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Put after Close: %v, want fs.ErrClosed", err)
+	}
+	if err := tr.Delete(t.Context(), "x"); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Delete after Close: %v, want fs.ErrClosed", err)
+	}
+}
