@@ -1,0 +1,349 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/objstore/memstore"
+	"github.com/tierfs/tierfs/objstore/storetest"
+	"github.com/tierfs/tierfs/tier"
+)
+
+// mapTier is the smallest correct tier.Tier: a map, no limit. The real
+// tiers are tested by their own suites; here it lets the cache be watched.
+type mapTier struct {
+	mu     sync.Mutex // guards blocks and puts
+	blocks map[string][]byte
+	puts   int
+}
+
+func newMapTier() *mapTier { return &mapTier{blocks: map[string][]byte{}} }
+
+func (m *mapTier) ReadAt(_ context.Context, key string, p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.blocks[key]
+	if !ok {
+		return 0, tier.ErrMiss
+	}
+	if off > int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m *mapTier) Put(_ context.Context, key string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.blocks[key] = data
+	m.puts++
+	return nil
+}
+
+func (m *mapTier) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.blocks, key)
+	return nil
+}
+
+func (m *mapTier) Stats() tier.Stats { return tier.Stats{} }
+func (m *mapTier) Close() error      { return nil }
+
+func (m *mapTier) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.blocks)
+}
+
+const blockSize = 1 << 20
+
+func setup(t *testing.T, size int, tiers ...tier.Tier) (*cache.Blocks, *memstore.Store, objstore.Object, []byte) {
+	t.Helper()
+	data := storetest.Data(1, size)
+	s, err := memstore.FromMap(map[string][]byte{"obj": data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Stat(t.Context(), "obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cache.New(cache.Config{Store: s, StoreID: "mem://test", Tiers: tiers, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, s, obj, data
+}
+
+func TestReadAtExact(t *testing.T) {
+	for _, tiers := range [][]tier.Tier{nil, {newMapTier()}, {newMapTier(), newMapTier()}} {
+		t.Run(fmt.Sprintf("%d tiers", len(tiers)), func(t *testing.T) {
+			const size = 5*blockSize + 12345
+			b, _, obj, data := setup(t, size, tiers...)
+			r := rand.New(rand.NewPCG(3, 4))
+			for range 200 {
+				off := r.Int64N(size + 10)
+				p := make([]byte, r.IntN(3*blockSize))
+				n, err := b.ReadAt(t.Context(), obj, p, off)
+				want := max(0, min(int64(len(p)), size-off))
+				if int64(n) != want {
+					t.Fatalf("ReadAt(off %d, len %d) = %d, want %d (%v)", off, len(p), n, want, err)
+				}
+				if int64(n) < int64(len(p)) && err != io.EOF {
+					t.Fatalf("short ReadAt(off %d, len %d) = %d, %v; want io.EOF", off, len(p), n, err)
+				}
+				if int64(n) == int64(len(p)) && err != nil && !(err == io.EOF && off+int64(n) == size) {
+					t.Fatalf("ReadAt(off %d, len %d): %v", off, len(p), err)
+				}
+				if !bytes.Equal(p[:n], data[min(off, size):min(off, size)+int64(n)]) {
+					t.Fatalf("ReadAt(off %d, len %d): wrong bytes", off, len(p))
+				}
+			}
+			if _, err := b.ReadAt(t.Context(), obj, make([]byte, 1), -1); !errors.Is(err, fs.ErrInvalid) {
+				t.Errorf("negative offset: %v, want fs.ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// 16 goroutines reading random ranges of a 48 MiB object: exact bytes, and
+// the origin sends each block once.
+func TestConcurrentRandomRangesFetchOnce(t *testing.T) {
+	const size = 48 << 20
+	mt := newMapTier()
+	b, s, obj, data := setup(t, size, mt)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 99))
+			for range 100 {
+				off := r.Int64N(size)
+				p := make([]byte, min(r.Int64N(256<<10)+1, size-off))
+				if _, err := b.ReadAt(t.Context(), obj, p, off); err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(p, data[off:off+int64(len(p))]) {
+					errs <- fmt.Errorf("wrong bytes at %d", off)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	sent := s.Total().BodyBytes
+	if float64(sent) > 1.1*size {
+		t.Errorf("origin sent %d bytes for a %d-byte object (%.2f×), want ≤ 1.1×", sent, size, float64(sent)/size)
+	}
+	if st := b.Stats(); st.OriginGets > int64(cache.NumBlocks(size, blockSize)) {
+		t.Errorf("%d origin GETs for %d blocks", st.OriginGets, cache.NumBlocks(size, blockSize))
+	}
+}
+
+// Concurrent misses of one block cause one origin GET, even when some
+// waiters give up.
+func TestSingleFlight(t *testing.T) {
+	b, s, obj, data := setup(t, 3*blockSize, newMapTier())
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	s.SetHook(func(ctx context.Context, op, key string) error {
+		if op == memstore.OpRead {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	const readers = 8
+	var wg sync.WaitGroup
+	results := make(chan error, readers)
+	quitters := make([]context.CancelFunc, 0, readers/2)
+	for i := range readers {
+		ctx, cancel := context.WithCancel(t.Context())
+		if i%2 == 0 {
+			quitters = append(quitters, cancel)
+		} else {
+			defer cancel()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]byte, 1000)
+			_, err := b.ReadAt(ctx, obj, p, blockSize+int64(i)*100)
+			if err == nil && !bytes.Equal(p, data[blockSize+int64(i)*100:][:1000]) {
+				err = errors.New("wrong bytes")
+			}
+			results <- err
+		}()
+	}
+	<-arrived // the one fetch has started and is held
+	for _, q := range quitters {
+		q()
+	}
+	// The quitters return with their ctx error while the fetch goes on.
+	for range len(quitters) {
+		if err := <-results; !errors.Is(err, context.Canceled) {
+			t.Errorf("a reader that gave up got %v, want context.Canceled", err)
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Errorf("a waiting reader got %v", err)
+		}
+	}
+	if got := s.Stats("obj").Gets; got != 1 {
+		t.Errorf("%d origin GETs for one block read by %d goroutines, want 1", got, readers)
+	}
+}
+
+func TestVersionChanged(t *testing.T) {
+	mt := newMapTier()
+	b, s, obj, data := setup(t, 3*blockSize, mt)
+	p := make([]byte, 100)
+	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(t.Context(), "obj", bytes.NewReader(storetest.Data(2, 3*blockSize)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Block 0 is cached for the pinned version: still served, same bytes.
+	if _, err := b.ReadAt(t.Context(), obj, p, 50); err != nil || !bytes.Equal(p, data[50:150]) {
+		t.Errorf("cached block of the pinned version: %v", err)
+	}
+	// Block 2 is not: the origin no longer has the version.
+	if _, err := b.ReadAt(t.Context(), obj, p, 2*blockSize); !errors.Is(err, objstore.ErrChanged) {
+		t.Errorf("uncached block of a replaced version: err = %v, want objstore.ErrChanged", err)
+	}
+	// The new version reads as itself, under its own keys.
+	obj2, err := s.Stat(t.Context(), "obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ReadAt(t.Context(), obj2, p, 0); err != nil || !bytes.Equal(p, storetest.Data(2, 100)) {
+		t.Errorf("read of the new version: %v", err)
+	}
+}
+
+func TestLowerTierFillsUpper(t *testing.T) {
+	upper, lower := newMapTier(), newMapTier()
+	b, s, obj, _ := setup(t, 2*blockSize, upper, lower)
+	p := make([]byte, 10)
+	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if upper.len() != 1 || lower.len() != 1 {
+		t.Fatalf("after one origin fetch: upper %d, lower %d blocks; want 1 and 1", upper.len(), lower.len())
+	}
+	// Lose the upper copy: the lower tier serves and refills it.
+	upper.mu.Lock()
+	clear(upper.blocks)
+	upper.mu.Unlock()
+	if _, err := b.ReadAt(t.Context(), obj, p, 5); err != nil {
+		t.Fatal(err)
+	}
+	if upper.len() != 1 {
+		t.Errorf("a lower-tier hit did not refill the upper tier")
+	}
+	if got := s.Stats("obj").Gets; got != 1 {
+		t.Errorf("%d origin GETs, want 1", got)
+	}
+	st := b.Stats()
+	if st.TierHits[0] != 0 || st.TierHits[1] != 1 || st.OriginGets != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestFetchErrorsAndPanics(t *testing.T) {
+	b, s, obj, data := setup(t, 2*blockSize)
+	boom := errors.New("boom")
+	s.FailNext(memstore.OpRead, "obj", boom, 1)
+	p := make([]byte, 10)
+	if _, err := b.ReadAt(t.Context(), obj, p, 0); !errors.Is(err, boom) {
+		t.Errorf("failed fetch: err = %v, want the cause", err)
+	}
+	s.SetHook(func(ctx context.Context, op, key string) error { panic("hook panics") })
+	if _, err := b.ReadAt(t.Context(), obj, p, 0); err == nil {
+		t.Error("a panicking fetch returned no error")
+	}
+	s.SetHook(nil)
+	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil || !bytes.Equal(p, data[:10]) {
+		t.Errorf("after a failed and a panicking fetch: %v", err)
+	}
+}
+
+func TestDropAndPrefetch(t *testing.T) {
+	mt := newMapTier()
+	b, s, obj, _ := setup(t, 3*blockSize+1, mt)
+	for i := range cache.NumBlocks(obj.Size, blockSize) {
+		if err := b.Prefetch(t.Context(), obj, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mt.len() != 4 || s.Stats("obj").Gets != 4 {
+		t.Fatalf("after prefetching 4 blocks: %d cached, %d GETs", mt.len(), s.Stats("obj").Gets)
+	}
+	if err := b.Prefetch(t.Context(), obj, 0); err != nil || s.Stats("obj").Gets != 4 {
+		t.Errorf("prefetch of a cached block fetched again (%v)", err)
+	}
+	if err := b.Prefetch(t.Context(), obj, 4); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("prefetch past the end: %v, want fs.ErrInvalid", err)
+	}
+	if err := b.Drop(t.Context(), obj); err != nil || mt.len() != 0 {
+		t.Errorf("Drop left %d blocks (%v)", mt.len(), err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	b, _, obj, _ := setup(t, blockSize)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := b.ReadAt(t.Context(), obj, make([]byte, 1), 0); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("ReadAt after Close: %v, want fs.ErrClosed", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	s := memstore.New()
+	for _, cfg := range []cache.Config{
+		{}, {Store: s, BlockSize: 1000}, {Store: s, BlockSize: 1 << 30}, {Store: s, FetchTimeout: -1}, {Store: s, Tiers: []tier.Tier{nil}},
+	} {
+		if _, err := cache.New(cfg); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("New(%+v): %v, want fs.ErrInvalid", cfg, err)
+		}
+	}
+}
