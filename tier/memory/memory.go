@@ -1,0 +1,358 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/dgraph-io/ristretto/v2/z"
+
+	"github.com/tierfs/tierfs/tier"
+)
+
+// Defaults for the zero fields of [Config].
+const (
+	// DefaultExpectedBlockSize is the block size NumCounters is sized for
+	// when Config.ExpectedBlockSize is zero: the cache's default block.
+	DefaultExpectedBlockSize = 4 << 20
+	// DefaultBufferItems is ristretto's recommended Get buffer size.
+	DefaultBufferItems = 64
+	// MinNumCounters is the least number of frequency counters the
+	// default NumCounters gives (about 3 bytes each).
+	MinNumCounters = 1024
+)
+
+// EntryOverhead is the memory, in bytes, that one stored block costs
+// besides its data array and its key's bytes: the entry struct (64 B
+// size class), ristretto's store slot (a 48 B storeItem and its 8 B map
+// key, in a Swiss table that may be half empty after growing) and its
+// policy slot (a map[uint64]int64 entry). TestEntryOverhead measures
+// 172–199 B a block on amd64 with Go 1.26; this bound is charged against
+// MaxBytes for every block, with cap(data) and len(key).
+const EntryOverhead = 256
+
+// Config configures a memory tier. The zero value of each optional field
+// means the default given in its comment; a negative value is invalid.
+type Config struct {
+	// MaxBytes is the budget: the sum of the costs of the blocks held
+	// never exceeds it once admission has settled. A block costs
+	// cap(data) + len(key) + EntryOverhead. Required, > 0.
+	MaxBytes int64
+	// ExpectedBlockSize is the typical size of a block, used only to size
+	// NumCounters. Zero means DefaultExpectedBlockSize (4 MiB).
+	ExpectedBlockSize int64
+	// NumCounters is how many access-frequency counters ristretto's
+	// TinyLFU keeps (about 3 bytes each, rounded up to a power of two).
+	// Zero means 10 × MaxBytes / ExpectedBlockSize (ristretto's advice:
+	// ten times the number of items the full cache holds), and at least
+	// MinNumCounters.
+	NumCounters int64
+	// BufferItems is the size of ristretto's striped Get buffers, through
+	// which hits reach the frequency sketch. Each full stripe costs one
+	// allocation of 8×BufferItems bytes, so a hit allocates 1/BufferItems
+	// times on average. Zero means DefaultBufferItems (64).
+	BufferItems int64
+}
+
+// DefaultConfig returns a config with a budget of maxBytes and every
+// default filled in.
+func DefaultConfig(maxBytes int64) Config {
+	c := Config{MaxBytes: maxBytes}
+	c.fill()
+	return c
+}
+
+func (c *Config) fill() {
+	if c.ExpectedBlockSize == 0 {
+		c.ExpectedBlockSize = DefaultExpectedBlockSize
+	}
+	if c.NumCounters == 0 && c.ExpectedBlockSize > 0 {
+		c.NumCounters = max(10*(c.MaxBytes/c.ExpectedBlockSize), MinNumCounters)
+	}
+	if c.BufferItems == 0 {
+		c.BufferItems = DefaultBufferItems
+	}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.MaxBytes <= 0:
+		return fmt.Errorf("tier: memory: MaxBytes %d must be > 0: %w", c.MaxBytes, fs.ErrInvalid)
+	case c.ExpectedBlockSize < 0:
+		return fmt.Errorf("tier: memory: ExpectedBlockSize %d must be ≥ 0: %w", c.ExpectedBlockSize, fs.ErrInvalid)
+	case c.NumCounters < 0:
+		return fmt.Errorf("tier: memory: NumCounters %d must be ≥ 0: %w", c.NumCounters, fs.ErrInvalid)
+	case c.BufferItems < 0:
+		return fmt.Errorf("tier: memory: BufferItems %d must be ≥ 0: %w", c.BufferItems, fs.ErrInvalid)
+	}
+	return nil
+}
+
+// Tier is a memory tier: blocks held in the Go heap by a ristretto cache
+// whose cost is bytes. All methods are safe for concurrent use.
+type Tier struct {
+	maxBytes int64
+
+	// mu guards the lifetime of c: every call into c holds mu.RLock and
+	// first checks closed; Close holds mu.Lock. ristretto's Close is not
+	// safe against a concurrent Set, Del, Get or Wait (it closes the
+	// channels they send on).
+	mu     sync.RWMutex
+	closed bool
+	c      *ristretto.Cache[string, *entry]
+
+	// closing is set just before c.Close, so that the blocks its Clear
+	// drops are not counted as evictions.
+	closing atomic.Bool
+
+	// Counters. Hits and misses are hot; the rest change on Put and in
+	// ristretto's callbacks. Each has a cache line to itself.
+	hits, misses, collisions paddedInt
+	offered                  paddedInt // entries whose cost ristretto took (admission attempted)
+	rejected                 paddedInt // of those, rejected by the policy
+	putDrops                 paddedInt // Put calls dropped before ristretto's policy saw them
+	evictions                paddedInt
+	bytes, blocks            paddedInt
+}
+
+type paddedInt struct {
+	atomic.Int64
+	_ [56]byte
+}
+
+// entry is the value stored in ristretto. ristretto keeps only a hash of
+// the key, so the key is stored here and compared on every lookup: a hash
+// collision is a miss, never another block's bytes.
+type entry struct {
+	key  string
+	data []byte
+	cost int64
+	// state is queued until ristretto's policy takes the entry's cost,
+	// held from then, and gone once it has been rejected, evicted or
+	// deleted. Only the transition out of held changes the counters, so
+	// each entry is counted once whichever callback sees it last.
+	state atomic.Int32
+}
+
+const (
+	queued int32 = iota
+	held
+	gone
+)
+
+var (
+	errMiss   = fmt.Errorf("tier: memory: %w", tier.ErrMiss)
+	errClosed = fmt.Errorf("tier: memory: %w", fs.ErrClosed)
+)
+
+var _ tier.Tier = (*Tier)(nil)
+
+// New returns a memory tier configured by cfg. It starts ristretto's two
+// goroutines; Close stops them.
+func New(cfg Config) (*Tier, error) {
+	return newTier(cfg, keyHash)
+}
+
+// keyHash is the key hash ristretto indexes by. The conflict hash is 0 on
+// purpose: the entry holds the whole key, which is compared on every
+// lookup, and with a conflict hash ristretto's policy (which knows only
+// the first hash) and its store (which checks both) can disagree: a Del
+// of a key whose first hash equals a held key's would drop the held key
+// from the policy's accounting while the store keeps its bytes.
+func keyHash(key string) (uint64, uint64) { return z.MemHashString(key), 0 }
+
+func newTier(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.fill()
+	t := &Tier{maxBytes: cfg.MaxBytes}
+	c, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
+		NumCounters: cfg.NumCounters,
+		MaxCost:     cfg.MaxBytes,
+		BufferItems: cfg.BufferItems,
+		KeyToHash:   hash,
+		// Our cost already counts the store slot (EntryOverhead).
+		IgnoreInternalCost: true,
+		// Put passes cost 0, so ristretto calls Cost in its single
+		// processing goroutine right before the policy decides. That is
+		// the only admission hook ristretto has.
+		Cost:     t.onCost,
+		OnReject: t.onReject,
+		OnEvict:  t.onEvict,
+		OnExit:   t.onExit,
+		// Blocks are immutable: never replace a held entry. A Put of a
+		// key already held (or of a colliding key) goes to the policy as
+		// new, which rejects it because the hash is present.
+		ShouldUpdate: func(cur, prev *entry) bool { return false },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tier: memory: %w: %w", fs.ErrInvalid, err)
+	}
+	t.c = c
+	return t, nil
+}
+
+// The callbacks run on ristretto's processing goroutine, one at a time,
+// except onExit, which Del also calls on the caller's goroutine.
+
+func (t *Tier) onCost(e *entry) int64 {
+	e.state.Store(held)
+	t.offered.Add(1)
+	t.blocks.Add(1)
+	t.bytes.Add(e.cost)
+	return e.cost
+}
+
+func (t *Tier) onReject(it *ristretto.Item[*entry]) {
+	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
+		t.rejected.Add(1)
+		t.release(e)
+	}
+}
+
+func (t *Tier) onEvict(it *ristretto.Item[*entry]) {
+	// A victim already deleted by Del has a nil Value: not an eviction.
+	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
+		if !t.closing.Load() {
+			t.evictions.Add(1)
+		}
+		t.release(e)
+	}
+}
+
+func (t *Tier) onExit(e *entry) {
+	if e != nil && e.state.CompareAndSwap(held, gone) {
+		t.release(e)
+	}
+}
+
+func (t *Tier) release(e *entry) {
+	t.blocks.Add(-1)
+	t.bytes.Add(-e.cost)
+}
+
+// ReadAt copies bytes of the block under key, from off, into p. A hit
+// allocates nothing (but see Config.BufferItems). ctx is not consulted:
+// a hit is one copy from memory.
+func (t *Tier) ReadAt(ctx context.Context, key string, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("tier: memory: read %q at offset %d: %w", key, off, fs.ErrInvalid)
+	}
+	t.mu.RLock()
+	if t.closed {
+		t.mu.RUnlock()
+		return 0, errClosed
+	}
+	e, ok := t.c.Get(key)
+	t.mu.RUnlock()
+	if !ok || e.key != key {
+		if ok {
+			t.collisions.Add(1)
+		}
+		t.misses.Add(1)
+		return 0, errMiss
+	}
+	t.hits.Add(1)
+	if off >= int64(len(e.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, e.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Put offers data as the block for key and keeps data itself (it pins
+// the array behind data, and is charged cap(data)). It never blocks:
+// ristretto admits asynchronously, so the block may be readable only
+// after Wait, or never (buffer full, rejected by TinyLFU, bigger than
+// MaxBytes), which counts in Stats.Dropped. A key already held is left
+// as it is.
+func (t *Tier) Put(ctx context.Context, key string, data []byte) error {
+	if key == "" {
+		return fmt.Errorf("tier: memory: put: empty key: %w", fs.ErrInvalid)
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return errClosed
+	}
+	cost := int64(cap(data)) + int64(len(key)) + EntryOverhead
+	if cost > t.maxBytes {
+		t.putDrops.Add(1)
+		return nil
+	}
+	if e, ok := t.c.Get(key); ok && e.key == key {
+		return nil
+	}
+	if !t.c.Set(key, &entry{key: key, data: data, cost: cost}, 0) {
+		t.putDrops.Add(1)
+	}
+	return nil
+}
+
+// Delete removes the block for key, if present, and cancels a Put of key
+// that is still waiting for admission.
+func (t *Tier) Delete(ctx context.Context, key string) error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return errClosed
+	}
+	if e, ok := t.c.Get(key); ok && e.key != key {
+		// Another key with the same hash is held: leave it.
+		return nil
+	}
+	t.c.Del(key)
+	return nil
+}
+
+// Wait blocks until every Put and Delete made before it has been through
+// ristretto's admission: after Wait, an admitted block is readable and
+// Stats are exact. It is for tests and for callers that must know; Put
+// itself never waits. Wait after Close returns at once.
+func (t *Tier) Wait() {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if !t.closed {
+		t.c.Wait()
+	}
+}
+
+// Stats returns the tier's counters. Puts, Dropped, Bytes and Blocks are
+// exact once Wait returns; in between, a block whose admission is being
+// decided counts as stored until the policy rejects it.
+func (t *Tier) Stats() tier.Stats {
+	offered, rejected := t.offered.Load(), t.rejected.Load()
+	return tier.Stats{
+		Hits:      t.hits.Load(),
+		Misses:    t.misses.Load(),
+		Puts:      offered - rejected,
+		Dropped:   t.putDrops.Load() + rejected,
+		Evictions: t.evictions.Load(),
+		Bytes:     t.bytes.Load(),
+		Blocks:    t.blocks.Load(),
+		Capacity:  t.maxBytes,
+	}
+}
+
+// Close drops every block and stops ristretto's goroutines. It is
+// idempotent; later calls other than Stats and Wait fail with an error
+// wrapping fs.ErrClosed.
+func (t *Tier) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	t.closing.Store(true)
+	t.c.Close()
+	return nil
+}
