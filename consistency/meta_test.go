@@ -35,7 +35,6 @@ func TestPolicies(t *testing.T) {
 	}
 }
 
-
 func TestMetaTTL(t *testing.T) {
 	c := &clock{t: time.Unix(1000, 0)}
 	m := NewMeta(TTL(10*time.Second, 2*time.Second), c.now, 0)
