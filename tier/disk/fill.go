@@ -1,0 +1,267 @@
+package disk
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// fill is a block accepted by Put, waiting for a worker.
+type fill struct {
+	key      string
+	h        keyHash
+	d        *dir
+	data     []byte
+	canceled bool // Delete came first; guarded by Tier.pmu
+}
+
+// worker writes queued blocks until Close.
+func (t *Tier) worker() {
+	for {
+		select {
+		case <-t.done:
+			return
+		case f := <-t.queue:
+			t.doFill(f)
+			t.pmu.Lock()
+			t.unpendLocked(f)
+			t.pmu.Unlock()
+		}
+	}
+}
+
+// doFill writes one block: it waits for the directory's rebuild (so the
+// usage it checks against the quota is complete), makes room first (the
+// quota holds before the write, not after), writes a temporary file and
+// renames it into place.
+func (t *Tier) doFill(f *fill) {
+	d := f.d
+	select {
+	case <-d.ready:
+	case <-t.done:
+		t.dropped.Add(1)
+		return
+	}
+	t.pmu.Lock()
+	canceled := f.canceled
+	t.pmu.Unlock()
+	if canceled {
+		return
+	}
+	d.mu.Lock()
+	sick, present := d.sick, d.idx.get(f.h) != nil
+	d.mu.Unlock()
+	if present {
+		return
+	}
+	if sick {
+		t.dropped.Add(1)
+		return
+	}
+	hdr := encodeHeader(f.key, f.data)
+	charge := roundUp(int64(len(hdr)+len(f.data)), d.bsize)
+	if !t.reserve(d, charge) {
+		t.dropped.Add(1)
+		return
+	}
+	err := t.writeFile(d, f.h, hdr, f.data)
+	if isNoSpace(err) {
+		// The file system is fuller than the quota thought (others use
+		// it, or its overhead is more than the rounding): evict and try
+		// once more.
+		t.evictBytes(d, charge)
+		err = t.writeFile(d, f.h, hdr, f.data)
+	}
+	if err != nil {
+		t.release(d, charge)
+		t.dropped.Add(1)
+		if !isNoSpace(err) {
+			t.ioError(d, err)
+		}
+		return
+	}
+	t.pmu.Lock()
+	if f.canceled {
+		t.pmu.Unlock()
+		t.unlink(d, d.blockPath(f.h))
+		t.release(d, charge)
+		return
+	}
+	d.mu.Lock()
+	d.reserved -= charge
+	if d.idx.get(f.h) == nil {
+		d.idx.add(f.h, charge, true)
+	}
+	d.mu.Unlock()
+	t.pmu.Unlock()
+	t.puts.Add(1)
+}
+
+func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+
+func (t *Tier) release(d *dir, charge int64) {
+	d.mu.Lock()
+	d.reserved -= charge
+	d.mu.Unlock()
+}
+
+// reserve makes room for a block of charge bytes in d and reserves it. It
+// evicts when usage would pass the high watermark (down to the low one)
+// or the file system would fall below its free-space floor, unlinking the
+// victims before the write. It reports false when the block cannot fit.
+//
+// The check counts written blocks, blocks being written (reserved) and
+// blocks evicted but not yet unlinked (releasing), so the bytes on disk
+// never pass the directory's share, however many workers fill at once.
+func (t *Tier) reserve(d *dir, charge int64) bool {
+	var credit int64 // bytes this call freed for the floor, maybe not yet in statfs
+	for range 4 {
+		var st fsStat
+		floor := int64(-1)
+		if t.cfg.MinFreeRatio > 0 {
+			var err error
+			if st, err = t.fs.Statfs(d.root); err != nil {
+				t.ioError(d, err)
+				return false
+			}
+			floor = int64(t.cfg.MinFreeRatio * float64(st.Total))
+		}
+		var victims []*entry
+		var freed int64
+		evict := func() bool {
+			e := d.idx.oldest()
+			if e == nil {
+				return false
+			}
+			d.idx.remove(e)
+			d.releasing += e.charge
+			freed += e.charge
+			victims = append(victims, e)
+			return true
+		}
+		d.mu.Lock()
+		// Blocks other workers evicted and are unlinking (releasing) are
+		// gone from the index: the watermarks ignore them, or two workers
+		// would evict for each other.
+		if d.idx.used+d.reserved+charge > d.high {
+			for d.idx.used+d.reserved+charge > d.low && evict() {
+			}
+		}
+		floorOK := true
+		if floor >= 0 {
+			short := func() int64 { return floor + charge + d.reserved - st.Avail - credit - freed }
+			for short() > 0 && evict() {
+			}
+			floorOK = short() <= 0
+		}
+		// The hard check counts them until they are unlinked. A worker
+		// with victims of its own unlinks them first (so no two workers
+		// wait for each other); one without waits for the others'.
+		for freed == 0 && floorOK && d.releasing > 0 && d.idx.used+d.reserved+charge <= d.share &&
+			d.idx.used+d.reserved+d.releasing+charge > d.share {
+			d.unlinked.Wait()
+		}
+		ok := floorOK && d.idx.used+d.reserved+d.releasing+charge <= d.share
+		if ok {
+			d.reserved += charge
+		}
+		d.mu.Unlock()
+		t.unlinkVictims(d, victims)
+		credit += freed
+		if ok {
+			return true
+		}
+		if len(victims) == 0 {
+			return false
+		}
+	}
+	return false
+}
+
+// evictBytes evicts at least n bytes of the oldest blocks of d.
+func (t *Tier) evictBytes(d *dir, n int64) {
+	var victims []*entry
+	d.mu.Lock()
+	for freed := int64(0); freed < n; {
+		e := d.idx.oldest()
+		if e == nil {
+			break
+		}
+		d.idx.remove(e)
+		d.releasing += e.charge
+		freed += e.charge
+		victims = append(victims, e)
+	}
+	d.mu.Unlock()
+	t.unlinkVictims(d, victims)
+}
+
+// unlinkVictims removes the files of evicted entries and takes their
+// charge off releasing.
+func (t *Tier) unlinkVictims(d *dir, victims []*entry) {
+	if len(victims) == 0 {
+		return
+	}
+	var n int64
+	for _, e := range victims {
+		t.unlink(d, d.blockPath(e.hash))
+		n += e.charge
+	}
+	t.evictions.Add(int64(len(victims)))
+	d.mu.Lock()
+	d.releasing -= n
+	d.mu.Unlock()
+	d.unlinked.Broadcast()
+}
+
+// unlink removes a file; a file already gone is fine.
+func (t *Tier) unlink(d *dir, path string) {
+	op := t.beginOp(d)
+	err := t.fs.Remove(path)
+	t.endOp(d, op)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.ioError(d, err)
+	}
+}
+
+// writeFile publishes a block atomically: a temporary file created with
+// O_EXCL under a random name in the block's own subdirectory, then a
+// rename. There is no fsync: a crash of the process loses nothing
+// written, and a crash of the machine can leave a renamed file with lost
+// pages, which the checksums catch (a miss, never wrong bytes).
+func (t *Tier) writeFile(d *dir, h keyHash, hdr, data []byte) (err error) {
+	op := t.beginOp(d)
+	defer t.endOp(d, op)
+	final := d.blockPath(h)
+	sub := filepath.Dir(final)
+	tmp := filepath.Join(sub, fmt.Sprintf("%s%016x", tmpPrefix, rand.Uint64()))
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	f, err := t.fs.OpenFile(tmp, flags, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := t.fs.Mkdir(sub, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		f, err = t.fs.OpenFile(tmp, flags, 0o600)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(hdr)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = t.fs.Rename(tmp, final)
+	}
+	if err != nil {
+		t.fs.Remove(tmp)
+	}
+	return err
+}

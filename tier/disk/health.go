@@ -1,0 +1,177 @@
+package disk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// errTimeout marks a file operation that took longer than IOTimeout.
+var errTimeout = errors.New("tier: disk: file operation exceeded the I/O timeout")
+
+// beginLocked records the start of a file operation on d; d.mu is held.
+func (d *dir) beginLocked(now time.Time) uint64 {
+	d.seq++
+	d.inflight[d.seq] = now
+	return d.seq
+}
+
+func (t *Tier) beginOp(d *dir) uint64 {
+	now := t.clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.beginLocked(now)
+}
+
+// endOp records the end of a file operation; one that took longer than
+// IOTimeout makes the directory sick, even if it succeeded.
+func (t *Tier) endOp(d *dir, op uint64) {
+	now := t.clock.Now()
+	d.mu.Lock()
+	start, ok := d.inflight[op]
+	delete(d.inflight, op)
+	d.mu.Unlock()
+	if ok && now.Sub(start) > t.cfg.IOTimeout {
+		t.ioError(d, fmt.Errorf("%w (%v)", errTimeout, now.Sub(start)))
+	}
+}
+
+// ioError counts an I/O error on d and makes it sick: reads of its blocks
+// are misses and fills are dropped until a probe succeeds.
+func (t *Tier) ioError(d *dir, err error) {
+	t.ioErrors.Add(1)
+	now := t.clock.Now()
+	d.mu.Lock()
+	was := d.sick
+	if !was {
+		d.sick, d.sickErr, d.nextProbe = true, err, now.Add(t.cfg.ProbeInterval)
+	}
+	d.mu.Unlock()
+	if !was {
+		t.log.Warn("tier: disk: directory unhealthy", "dir", d.path, "err", err)
+	}
+}
+
+// maintenanceLoop runs maintain about once a second (or more often when
+// the probe interval or I/O timeout is shorter).
+func (t *Tier) maintenanceLoop() {
+	tick := min(time.Second, t.cfg.ProbeInterval, t.cfg.IOTimeout)
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-t.clock.After(tick):
+			t.maintain()
+		}
+	}
+}
+
+// maintain is one background pass over the directories: it marks sick a
+// directory with an operation in flight for longer than IOTimeout, probes
+// sick ones when due, and on healthy ones enforces the watermarks and the
+// free-space floor (statfs, so pressure from other programs is seen
+// within a second).
+func (t *Tier) maintain() {
+	t.mmu.Lock()
+	defer t.mmu.Unlock()
+	for _, d := range t.dirs {
+		now := t.clock.Now()
+		d.mu.Lock()
+		stalled := false
+		for _, start := range d.inflight {
+			if now.Sub(start) > t.cfg.IOTimeout {
+				stalled = true
+			}
+		}
+		d.mu.Unlock()
+		if stalled {
+			t.ioError(d, errTimeout)
+		}
+		d.mu.Lock()
+		sick, due := d.sick, !now.Before(d.nextProbe)
+		d.mu.Unlock()
+		switch {
+		case sick && due:
+			t.probeDir(d)
+		case !sick && d.rebuilt.Load():
+			t.enforce(d)
+		}
+	}
+}
+
+// probeDir writes, reads back and removes a probe file; success makes the
+// directory healthy again.
+func (t *Tier) probeDir(d *dir) {
+	err := t.probe(d)
+	now := t.clock.Now()
+	d.mu.Lock()
+	if err == nil {
+		d.sick, d.sickErr = false, nil
+	} else {
+		d.nextProbe = now.Add(t.cfg.ProbeInterval)
+	}
+	d.mu.Unlock()
+	if err == nil {
+		t.log.Info("tier: disk: directory healthy again", "dir", d.path)
+	} else {
+		t.log.Debug("tier: disk: probe failed", "dir", d.path, "err", err)
+	}
+}
+
+func (t *Tier) probe(d *dir) error {
+	path := filepath.Join(d.root, probeName)
+	want := make([]byte, 4096)
+	for i := range want {
+		want[i] = byte(rand.Uint32())
+	}
+	defer t.fs.Remove(path)
+	f, err := t.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Write(want); err != nil {
+		return err
+	}
+	got := make([]byte, len(want))
+	if n, err := f.ReadAt(got, 0); n != len(got) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("tier: disk: probe read back other bytes")
+	}
+	return nil
+}
+
+// enforce evicts from d down to the low watermark when usage is above the
+// high one (after a restart with a smaller quota), and down to the
+// free-space floor when the file system is too full.
+func (t *Tier) enforce(d *dir) {
+	var need int64
+	d.mu.Lock()
+	if u := d.idx.used + d.reserved; u > d.high {
+		need = u - d.low
+	}
+	d.mu.Unlock()
+	if t.cfg.MinFreeRatio > 0 {
+		st, err := t.fs.Statfs(d.root)
+		if err != nil {
+			t.ioError(d, err)
+			return
+		}
+		if short := int64(t.cfg.MinFreeRatio*float64(st.Total)) - st.Avail; short > need {
+			need = short
+		}
+	}
+	if need > 0 {
+		t.evictBytes(d, need)
+	}
+}
