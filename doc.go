@@ -1,19 +1,55 @@
 // Package tierfs reads object storage (S3, Alibaba OSS, any S3-compatible
-// store, a local directory) as a plain io/fs.FS, fast: a tiered memory and
-// disk cache, sequential readahead and a peer ring that shares cached
-// blocks, all in the calling process, with no FUSE mount and no daemon.
+// store, a local directory) as a plain io/fs.FS, fast: a memory tier and
+// disk tiers in front of the store, one shared fetch per block, and
+// version pinning so that no read ever mixes two versions of an object.
+// It all runs in the calling process: no FUSE mount, no sidecar.
 //
-// The design and the public surface this package grows into are in the
-// project's DESIGN.md. What is built so far is the object-store layer:
+//	fsys, err := tierfs.Open(ctx, "s3://bucket/datasets/imagenet?region=us-east-1",
+//		tierfs.WithMemoryCache(8<<30),
+//		tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{"/mnt/nvme0", "/mnt/nvme1"}, Quota: 200 << 30}),
+//	)
+//	defer fsys.Close()
+//	weights, err := fs.ReadFile(fsys, "llama/model-00001.safetensors")
 //
-//   - [github.com/tierfs/tierfs/objstore]: the Store contract, version
-//     pinning, a Reader that resumes bodies cut mid-stream, and a URL mux;
-//   - objstore/s3store, objstore/ossstore, objstore/filestore and
-//     objstore/memstore: the backends, opened by URL
-//     (s3://bucket/prefix?endpoint=…&region=…&path_style=true,
-//     oss://bucket/prefix?endpoint=…&region=…, file:///dir, mem://name);
-//   - objstore/storetest: the conformance suite every backend passes.
+// # Files and directories
 //
-// The cache tiers, the file system, prefetch, consistency policies and
-// peers follow in their own packages.
+// Names are slash-separated keys relative to the store's root (the bucket
+// and prefix of the URL); directories are key prefixes, listed lazily one
+// page at a time. [FS] implements fs.FS, fs.StatFS, fs.ReadDirFS,
+// fs.ReadFileFS, fs.SubFS and fs.GlobFS, and passes testing/fstest. An
+// open [File] implements io.ReaderAt, io.Seeker and io.WriterTo, so
+// archive/zip, archive/tar, net/http's FileServer (with Range requests)
+// and any io.ReaderAt consumer work on it. Errors are *fs.PathError
+// wrapping the io/fs sentinels; an invalid name is fs.ErrInvalid.
+//
+// # Versions
+//
+// A file is a snapshot: it reads the object version it saw when it was
+// opened. When the store no longer has that version, reads of blocks not
+// in the cache fail with an error wrapping objstore.ErrChanged, never
+// returning bytes of another version.
+//
+// # Caching
+//
+// Objects are read in blocks (8 MiB by default; [WithBlockSize]). A block
+// is looked up in the memory tier, then the disk tier, then fetched from
+// the store with a ranged read pinned to the version, filling the tiers on
+// the way back. Concurrent reads of one block share one fetch. The memory
+// tier defaults to an eighth of the memory available to the process;
+// [WithMemoryCache] sets it and [WithDiskCache] adds disk tiers, which a
+// later process on the same directories finds again.
+//
+// # Consistency
+//
+// The policy ([WithConsistency]) decides how long metadata is trusted and
+// whether [FS.Create] and [FS.Remove] are allowed: consistency.ReadOnly
+// (the default, for a static dataset), consistency.TTL (a dataset changed
+// by events) and consistency.ReadWrite (one read-write workspace). A
+// dataset refreshed on a schedule runs [FS.Warmup] on that schedule.
+//
+// # Warmup
+//
+// [FS.Warmup] is the "data load" before training: it finds the files
+// matching some patterns afresh and fetches them into the tiers with
+// bounded concurrency, reporting progress.
 package tierfs

@@ -67,6 +67,11 @@ type Blocks struct {
 	mu       sync.Mutex     // guards stopping and calls to wg.Add
 	stopping bool           // Close has begun: no new shared fetch starts
 	wg       sync.WaitGroup // shared fetches still running
+
+	// stop is cancelled by Close, which ends the shared fetches still
+	// running (they are detached from their callers' contexts).
+	stop       context.Context
+	cancelStop context.CancelFunc
 }
 
 // New validates cfg and returns a Blocks.
@@ -95,9 +100,10 @@ func New(cfg Config) (*Blocks, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	stop, cancel := context.WithCancel(context.Background())
 	return &Blocks{
 		store: cfg.Store, storeID: cfg.StoreID, tiers: cfg.Tiers, blockSize: cfg.BlockSize,
-		timeout: cfg.FetchTimeout, log: log,
+		timeout: cfg.FetchTimeout, log: log, stop: stop, cancelStop: cancel,
 	}, nil
 }
 
@@ -181,6 +187,19 @@ func (b *Blocks) Prefetch(ctx context.Context, obj objstore.Object, idx int64) e
 	return err
 }
 
+// Load returns the whole block idx of obj, from a tier or the origin, for
+// callers that keep the block themselves. The returned bytes are shared
+// and must not be modified.
+func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64) ([]byte, error) {
+	if b.closed.Load() {
+		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
+	}
+	return b.load(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx))
+}
+
+// Tiers returns how many tiers the cache reads through.
+func (b *Blocks) Tiers() int { return len(b.tiers) }
+
 // Drop removes every cached block of obj's version from every tier, as
 // when the version is replaced by a write in this process.
 func (b *Blocks) Drop(ctx context.Context, obj objstore.Object) error {
@@ -217,6 +236,7 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, key s
 		}()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
 		defer cancel()
+		defer context.AfterFunc(b.stop, cancel)()
 		return b.fetch(fctx, obj, idx, key, off, length)
 	})
 	select {
@@ -236,7 +256,9 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, key s
 // fetch runs once per shared load.
 func (b *Blocks) fetch(ctx context.Context, obj objstore.Object, idx int64, key string, off, length int64) ([]byte, error) {
 	data := make([]byte, length)
-	for i := 1; i < len(b.tiers); i++ {
+	// The first tier too: the previous load of this block may have filled
+	// it between this caller's miss there and the start of this load.
+	for i := 0; i < len(b.tiers); i++ {
 		n, err := b.tiers[i].ReadAt(ctx, key, data, 0)
 		if int64(n) == length && (err == nil || err == io.EOF) {
 			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
@@ -283,14 +305,15 @@ func (b *Blocks) begin() bool {
 	return true
 }
 
-// Close marks b closed and waits for the shared fetches still running
-// (each bounded by FetchTimeout). It does not close the tiers or the
-// store, which the caller owns. It is idempotent.
+// Close marks b closed, cancels the shared fetches still running and
+// waits for them to return. It does not close the tiers or the store,
+// which the caller owns. It is idempotent.
 func (b *Blocks) Close() error {
 	b.closed.Store(true)
 	b.mu.Lock()
 	b.stopping = true
 	b.mu.Unlock()
+	b.cancelStop()
 	b.wg.Wait()
 	return nil
 }

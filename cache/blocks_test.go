@@ -347,3 +347,32 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// Close cancels a shared fetch that no caller waits for any more, instead
+// of waiting out its timeout.
+func TestCloseCancelsFetches(t *testing.T) {
+	b, s, obj, _ := setup(t, blockSize)
+	started := make(chan struct{})
+	s.SetHook(func(ctx context.Context, op, key string) error {
+		if op == memstore.OpRead {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() {
+		_, err := b.ReadAt(ctx, obj, make([]byte, 1), 0)
+		done <- err
+	}()
+	<-started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("reader: %v", err)
+	}
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	<-closed // hangs until the test times out if Close waits for the fetch's own timeout
+}

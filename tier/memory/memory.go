@@ -109,6 +109,16 @@ type Tier struct {
 	// drops are not counted as evictions.
 	closing atomic.Bool
 
+	// pending holds the entries Put handed to ristretto that its policy
+	// has not yet seen, so that a block is readable from the moment Put
+	// returns instead of only after ristretto's goroutine gets to it (a
+	// reader arriving in between would otherwise fetch it again). The
+	// entries are the ones ristretto's buffer holds anyway: no extra
+	// memory. An entry leaves when ristretto takes its cost (onCost),
+	// whatever the policy then decides, or on Delete and Close.
+	pmu     sync.Mutex // guards pending
+	pending map[string]*entry
+
 	// Counters. Hits and misses are hot; the rest change on Put and in
 	// ristretto's callbacks. Each has a cache line to itself.
 	hits, misses, collisions paddedInt
@@ -170,7 +180,7 @@ func newTier(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
 		return nil, err
 	}
 	cfg.fill()
-	t := &Tier{maxBytes: cfg.MaxBytes}
+	t := &Tier{maxBytes: cfg.MaxBytes, pending: make(map[string]*entry)}
 	c, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
 		NumCounters: cfg.NumCounters,
 		MaxCost:     cfg.MaxBytes,
@@ -201,6 +211,11 @@ func newTier(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
 // except onExit, which Del also calls on the caller's goroutine.
 
 func (t *Tier) onCost(e *entry) int64 {
+	t.pmu.Lock()
+	if t.pending[e.key] == e {
+		delete(t.pending, e.key)
+	}
+	t.pmu.Unlock()
 	e.state.Store(held)
 	t.offered.Add(1)
 	t.blocks.Add(1)
@@ -250,10 +265,16 @@ func (t *Tier) ReadAt(ctx context.Context, key string, p []byte, off int64) (int
 	}
 	e, ok := t.c.Get(key)
 	t.mu.RUnlock()
-	if !ok || e.key != key {
-		if ok {
-			t.collisions.Add(1)
-		}
+	if ok && e.key != key {
+		t.collisions.Add(1)
+		ok = false
+	}
+	if !ok {
+		t.pmu.Lock()
+		e, ok = t.pending[key]
+		t.pmu.Unlock()
+	}
+	if !ok {
 		t.misses.Add(1)
 		return 0, errMiss
 	}
@@ -291,8 +312,21 @@ func (t *Tier) Put(ctx context.Context, key string, data []byte) error {
 	if e, ok := t.c.Get(key); ok && e.key == key {
 		return nil
 	}
-	if !t.c.Set(key, &entry{key: key, data: data, cost: cost}, 0) {
+	e := &entry{key: key, data: data, cost: cost}
+	t.pmu.Lock()
+	if _, dup := t.pending[key]; dup {
+		t.pmu.Unlock()
+		return nil
+	}
+	t.pending[key] = e
+	t.pmu.Unlock()
+	if !t.c.Set(key, e, 0) {
 		t.putDrops.Add(1)
+		t.pmu.Lock()
+		if t.pending[key] == e {
+			delete(t.pending, key)
+		}
+		t.pmu.Unlock()
 	}
 	return nil
 }
@@ -305,6 +339,9 @@ func (t *Tier) Delete(ctx context.Context, key string) error {
 	if t.closed {
 		return errClosed
 	}
+	t.pmu.Lock()
+	delete(t.pending, key)
+	t.pmu.Unlock()
 	if e, ok := t.c.Get(key); ok && e.key != key {
 		// Another key with the same hash is held: leave it.
 		return nil
@@ -354,5 +391,8 @@ func (t *Tier) Close() error {
 	t.closed = true
 	t.closing.Store(true)
 	t.c.Close()
+	t.pmu.Lock()
+	clear(t.pending)
+	t.pmu.Unlock()
 	return nil
 }

@@ -435,3 +435,32 @@ func TestEntryOverhead(t *testing.T) {
 		t.Errorf("measured up to %.0f bytes a block; EntryOverhead is %d", worst, memory.EntryOverhead)
 	}
 }
+
+// A block is readable from the moment Put returns, before ristretto's
+// goroutine has admitted it: a reader arriving in between must not miss
+// and fetch the block again.
+func TestReadableBeforeAdmission(t *testing.T) {
+	tr, err := memory.New(memory.Config{MaxBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for i := range 200 {
+		key := fmt.Sprintf("k%d", i)
+		data := []byte(key)
+		if err := tr.Put(t.Context(), key, data); err != nil {
+			t.Fatal(err)
+		}
+		p := make([]byte, len(data))
+		if n, err := tr.ReadAt(t.Context(), key, p, 0); err != nil && err != io.EOF || n != len(data) || string(p) != key {
+			t.Fatalf("read right after Put(%q) = %d, %v", key, n, err)
+		}
+	}
+	if err := tr.Delete(t.Context(), "k0"); err != nil {
+		t.Fatal(err)
+	}
+	tr.Wait()
+	if _, err := tr.ReadAt(t.Context(), "k0", make([]byte, 1), 0); !errors.Is(err, tier.ErrMiss) {
+		t.Errorf("read after Delete: %v, want a miss", err)
+	}
+}

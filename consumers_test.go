@@ -1,0 +1,255 @@
+package tierfs_test
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/tierfs/tierfs"
+	"github.com/tierfs/tierfs/internal/s3test"
+	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/objstore/storetest"
+)
+
+func makeTar(t *testing.T, members map[string][]byte, order []string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range order {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(members[name]))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(members[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// A data loader walking a tar shard through the FS sees every member.
+func TestTarShard(t *testing.T) {
+	members := map[string][]byte{}
+	var order []string
+	for i := range 50 {
+		name := fmt.Sprintf("sample-%03d.jpg", i)
+		members[name] = storetest.Data(uint64(i), 1000+i*997)
+		order = append(order, name)
+	}
+	shard := makeTar(t, members, order)
+	for cname, opts := range configs(t) {
+		t.Run(cname, func(t *testing.T) {
+			fsys := newFS(t, mustMem(t, map[string][]byte{"train/shard-000.tar": shard}), opts...)
+			f, err := fsys.Open("train/shard-000.tar")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			tr := tar.NewReader(f)
+			seen := 0
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(tr)
+				if err != nil || !bytes.Equal(got, members[h.Name]) {
+					t.Fatalf("member %s: %v", h.Name, err)
+				}
+				seen++
+			}
+			if seen != len(members) {
+				t.Errorf("read %d members, want %d", seen, len(members))
+			}
+		})
+	}
+}
+
+// archive/zip reads the central directory at the end through io.ReaderAt.
+func TestZipReaderAt(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	want := map[string][]byte{}
+	for i := range 20 {
+		name := fmt.Sprintf("dir/file-%02d.txt", i)
+		want[name] = storetest.Data(uint64(100+i), 5000*i+1)
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(want[name])
+	}
+	zw.Close()
+	fsys := newFS(t, mustMem(t, map[string][]byte{"a.zip": buf.Bytes()}))
+	f, err := fsys.Open("a.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	zr, err := zip.NewReader(f.(io.ReaderAt), st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, want[zf.Name]) {
+			t.Fatalf("%s: %v", zf.Name, err)
+		}
+	}
+	if len(zr.File) != len(want) {
+		t.Errorf("%d files in the zip, want %d", len(zr.File), len(want))
+	}
+}
+
+// http.FileServer over the FS answers Range requests with 206 and the
+// right bytes.
+func TestHTTPFileServerRange(t *testing.T) {
+	fsys := newFS(t, mustMem(t, testFiles))
+	srv := httptest.NewServer(http.FileServer(http.FS(fsys)))
+	defer srv.Close()
+	data := testFiles["dir/a.bin"]
+	for _, r := range []struct{ from, to int }{{0, 0}, {0, 99}, {65530, 65545}, {299_990, 299_999}, {123_456, 234_567}} {
+		req, _ := http.NewRequest("GET", srv.URL+"/dir/a.bin", nil)
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", r.from, r.to))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPartialContent {
+			t.Errorf("range %v: status %d, want 206", r, resp.StatusCode)
+		}
+		if !bytes.Equal(body, data[r.from:r.to+1]) {
+			t.Errorf("range %v: wrong bytes", r)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/dir/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"a.bin", "b.txt", "sub/"} {
+		if !bytes.Contains(listing, []byte(name)) {
+			t.Errorf("directory listing lacks %s:\n%s", name, listing)
+		}
+	}
+	resp, err = http.Get(srv.URL + "/missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("missing file: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// 16 goroutines reading random ranges of one 48 MiB object over S3: exact
+// bytes, and the origin sends at most 1.1× the object.
+func TestConcurrentRandomRangesS3(t *testing.T) {
+	const size = 48 << 20
+	data := storetest.Data(7, size)
+	srv, s := s3Store(t, s3test.Shaping{})
+	if _, err := s.Put(t.Context(), "big.bin", bytes.NewReader(data), objstore.PutOptions{Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := tierfs.New(s, tierfs.WithMemoryCache(128<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	f, err := fsys.Open("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	srv.ResetStats()
+	ra := f.(io.ReaderAt)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 5))
+			p := make([]byte, 1<<20)
+			for range 40 {
+				off := r.Int64N(size)
+				n := min(r.Int64N(1<<20)+1, size-off)
+				got, err := ra.ReadAt(p[:n], off)
+				if err != nil && !(errors.Is(err, io.EOF) && off+n == size) {
+					errs <- err
+					return
+				}
+				if int64(got) != n || !bytes.Equal(p[:n], data[off:off+n]) {
+					errs <- fmt.Errorf("wrong bytes at %d+%d", off, n)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	sent := srv.Stats("test", "root/big.bin").BodyBytes
+	if float64(sent) > 1.1*size {
+		t.Errorf("origin sent %d bytes (%.2f× the object), want ≤ 1.1×", sent, float64(sent)/size)
+	}
+	t.Logf("origin sent %.3f× the object size", float64(sent)/size)
+}
+
+func TestWriteToAndSeek(t *testing.T) {
+	fsys := newFS(t, mustMem(t, testFiles))
+	f, err := fsys.Open("dir/a.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.(io.Seeker).Seek(1000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, f) // uses WriterTo
+	if err != nil || n != 299_000 || !bytes.Equal(buf.Bytes(), testFiles["dir/a.bin"][1000:]) {
+		t.Fatalf("WriteTo from 1000: %d bytes, %v", n, err)
+	}
+	if pos, _ := f.(io.Seeker).Seek(-10, io.SeekEnd); pos != 299_990 {
+		t.Errorf("Seek(-10, end) = %d", pos)
+	}
+	tail, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(tail, testFiles["dir/a.bin"][299_990:]) {
+		t.Errorf("read after Seek from the end: %v", err)
+	}
+	if _, err := f.(io.Seeker).Seek(1<<40, io.SeekStart); err != nil {
+		t.Errorf("Seek past the end: %v", err)
+	}
+	if n, err := f.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Errorf("Read past the end = %d, %v; want 0, io.EOF", n, err)
+	}
+	if _, err := f.(io.Seeker).Seek(0, 7); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Seek with a bad whence: %v", err)
+	}
+}

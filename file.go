@@ -1,0 +1,224 @@
+package tierfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// File is an open file: one version of one object, the one seen at open.
+// Every byte it returns is of that version; when the store no longer has
+// it and a block is not cached, reads fail with an error wrapping
+// objstore.ErrChanged rather than return bytes of another version.
+//
+// ReadAt may be called concurrently; Read, Seek and WriteTo share the file
+// offset and are serialized.
+type File struct {
+	fsys *FS
+	ctx  context.Context
+	name string
+	obj  objstore.Object
+
+	mu     sync.Mutex // guards off; held by Read, Seek and WriteTo
+	off    int64
+	closed atomic.Bool
+
+	// With no cache tier, the file keeps the last block it read, so that
+	// small sequential reads do not each go to the origin.
+	lastMu   sync.Mutex // guards lastIdx and lastData
+	lastIdx  int64
+	lastData []byte
+}
+
+var (
+	_ fs.File     = (*File)(nil)
+	_ io.ReaderAt = (*File)(nil)
+	_ io.Seeker   = (*File)(nil)
+	_ io.WriterTo = (*File)(nil)
+)
+
+// Object returns the object version the file reads.
+func (f *File) Object() objstore.Object { return f.obj }
+
+// Stat returns the file's FileInfo.
+func (f *File) Stat() (fs.FileInfo, error) {
+	if err := f.check("stat"); err != nil {
+		return nil, err
+	}
+	return fileInfo{obj: f.obj}, nil
+}
+
+func (f *File) check(op string) error {
+	if f.closed.Load() || f.fsys.isClosed() {
+		return &fs.PathError{Op: op, Path: f.name, Err: fs.ErrClosed}
+	}
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off, with the io.ReaderAt contract.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.check("read"); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, &fs.PathError{Op: "read", Path: f.name, Err: fmt.Errorf("%w: negative offset", fs.ErrInvalid)}
+	}
+	var n int
+	var err error
+	if f.fsys.blocks.Tiers() == 0 {
+		n, err = f.readUncached(p, off)
+	} else {
+		n, err = f.fsys.blocks.ReadAt(f.ctx, f.obj, p, off)
+	}
+	if err != nil && err != io.EOF {
+		err = &fs.PathError{Op: "read", Path: f.name, Err: err}
+	}
+	return n, err
+}
+
+// readUncached serves ReadAt when the FS has no cache tier, block by
+// block through the file's one-block buffer.
+func (f *File) readUncached(p []byte, off int64) (int, error) {
+	if off >= f.obj.Size {
+		return 0, io.EOF
+	}
+	bs := f.fsys.blocks.BlockSize()
+	want := min(int64(len(p)), f.obj.Size-off)
+	var done int64
+	for done < want {
+		pos := off + done
+		idx := pos / bs
+		f.lastMu.Lock()
+		data := f.lastData
+		if f.lastIdx != idx {
+			data = nil
+		}
+		f.lastMu.Unlock()
+		if data == nil {
+			var err error
+			if data, err = f.fsys.blocks.Load(f.ctx, f.obj, idx); err != nil {
+				return int(done), err
+			}
+			f.lastMu.Lock()
+			f.lastIdx, f.lastData = idx, data
+			f.lastMu.Unlock()
+		}
+		done += int64(copy(p[done:want], data[pos-idx*bs:]))
+	}
+	if done < int64(len(p)) {
+		return int(done), io.EOF
+	}
+	return int(done), nil
+}
+
+// Read reads from the file offset.
+func (f *File) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check("read"); err != nil {
+		return 0, err
+	}
+	if f.off >= f.obj.Size {
+		return 0, io.EOF
+	}
+	n, err := f.ReadAt(p[:min(int64(len(p)), f.obj.Size-f.off)], f.off)
+	f.off += int64(n)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+// Seek sets the file offset, as io.Seeker. Seeking past the end is
+// allowed; reads there return io.EOF.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check("seek"); err != nil {
+		return 0, err
+	}
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = f.off + offset
+	case io.SeekEnd:
+		abs = f.obj.Size + offset
+	default:
+		return 0, &fs.PathError{Op: "seek", Path: f.name, Err: fmt.Errorf("%w: whence %d", fs.ErrInvalid, whence)}
+	}
+	if abs < 0 {
+		return 0, &fs.PathError{Op: "seek", Path: f.name, Err: fmt.Errorf("%w: negative position", fs.ErrInvalid)}
+	}
+	f.off = abs
+	return abs, nil
+}
+
+// WriteTo writes the rest of the file from the file offset to w, a block
+// at a time, without an extra copy per caller buffer.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check("read"); err != nil {
+		return 0, err
+	}
+	bs := f.fsys.blocks.BlockSize()
+	buf := make([]byte, min(bs, max(f.obj.Size-f.off, 0)))
+	var total int64
+	for f.off < f.obj.Size {
+		// Read up to the next block boundary, so each read is one block.
+		n := min(bs-f.off%bs, f.obj.Size-f.off, int64(len(buf)))
+		got, err := f.ReadAt(buf[:n], f.off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return total, err
+		}
+		wn, werr := w.Write(buf[:got])
+		total += int64(wn)
+		f.off += int64(wn)
+		if werr != nil {
+			return total, werr
+		}
+		if wn != got {
+			return total, io.ErrShortWrite
+		}
+	}
+	return total, nil
+}
+
+// Close closes the file. It is idempotent.
+func (f *File) Close() error {
+	f.closed.Store(true)
+	f.lastMu.Lock()
+	f.lastData = nil
+	f.lastMu.Unlock()
+	return nil
+}
+
+// fileInfo describes a file from its object.
+type fileInfo struct{ obj objstore.Object }
+
+func (i fileInfo) Name() string       { return path.Base(i.obj.Key) }
+func (i fileInfo) Size() int64        { return i.obj.Size }
+func (i fileInfo) Mode() fs.FileMode  { return 0o444 }
+func (i fileInfo) ModTime() time.Time { return i.obj.ModTime }
+func (i fileInfo) IsDir() bool        { return false }
+func (i fileInfo) Sys() any           { return i.obj }
+
+// dirInfo describes a directory; prefixes have no time of their own.
+type dirInfo struct{ name string }
+
+func (i dirInfo) Name() string       { return i.name }
+func (i dirInfo) Size() int64        { return 0 }
+func (i dirInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
+func (i dirInfo) ModTime() time.Time { return time.Time{} }
+func (i dirInfo) IsDir() bool        { return true }
+func (i dirInfo) Sys() any           { return nil }

@@ -1,0 +1,320 @@
+package tierfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/consistency"
+	"github.com/tierfs/tierfs/objstore"
+	_ "github.com/tierfs/tierfs/objstore/filestore" // registers file://
+	_ "github.com/tierfs/tierfs/objstore/memstore"  // registers mem://
+	_ "github.com/tierfs/tierfs/objstore/ossstore"  // registers oss://
+	_ "github.com/tierfs/tierfs/objstore/s3store"   // registers s3://
+	"github.com/tierfs/tierfs/tier"
+)
+
+// FS is an io/fs.FS over an object store, with the cache tiers, the
+// consistency policy and the metadata cache in front of it. Names are
+// slash-separated keys relative to the store's root; directories are
+// prefixes. FS is safe for concurrent use.
+type FS struct {
+	store    objstore.Store
+	ownStore bool // Open made the store, so Close closes it
+	blocks   *cache.Blocks
+	tiers    []tier.Tier
+	meta     *consistency.Meta
+	policy   consistency.Policy
+	log      *slog.Logger
+	opts     options
+
+	ctx    context.Context // base context of the fs.FS methods
+	cancel context.CancelFunc
+
+	metaLookups, metaHits atomic.Int64
+
+	mu     sync.Mutex // guards closed
+	closed bool
+}
+
+var (
+	_ fs.FS         = (*FS)(nil)
+	_ fs.StatFS     = (*FS)(nil)
+	_ fs.ReadDirFS  = (*FS)(nil)
+	_ fs.ReadFileFS = (*FS)(nil)
+	_ fs.SubFS      = (*FS)(nil)
+	_ fs.GlobFS     = (*FS)(nil)
+)
+
+// Open opens the store named by rawURL (s3://, oss://, file://, mem://;
+// see package objstore) and returns an FS over it. ctx governs opening;
+// the FS's own operations run under WithBaseContext's context or, by
+// default, ctx without its cancellation.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*FS, error) {
+	store, err := objstore.Open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(rawURL) // parsed already by objstore.Open
+	opts = append([]Option{WithStoreID(objstore.Redact(u)), WithBaseContext(context.WithoutCancel(ctx))}, opts...)
+	fsys, err := New(store, opts...)
+	if err != nil {
+		if c, ok := store.(io.Closer); ok {
+			c.Close()
+		}
+		return nil, err
+	}
+	fsys.ownStore = true
+	return fsys, nil
+}
+
+// New returns an FS over store. The caller keeps ownership of store: Close
+// does not close it.
+func New(store objstore.Store, opts ...Option) (*FS, error) {
+	if store == nil {
+		return nil, fmt.Errorf("tierfs: %w: nil store", fs.ErrInvalid)
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.storeID == "" {
+		o.storeID = "new"
+	}
+	if o.baseCtx == nil {
+		o.baseCtx = context.Background()
+	}
+	log := o.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tiers, err := newTiers(o, log)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := cache.New(cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log})
+	if err != nil {
+		closeTiers(tiers)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(o.baseCtx)
+	return &FS{
+		store: store, blocks: blocks, tiers: tiers, policy: o.policy,
+		meta: consistency.NewMeta(o.policy, o.now, 0), log: log, opts: o, ctx: ctx, cancel: cancel,
+	}, nil
+}
+
+func closeTiers(tiers []tier.Tier) error {
+	var errs []error
+	for _, t := range tiers {
+		errs = append(errs, t.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the FS: it cancels the base context, waits for fetches in
+// flight, closes the tiers (a disk tier keeps its blocks for the next
+// run) and, when Open made the store, the store. Files still open fail
+// from then on. Close is idempotent; other calls after it fail with an
+// error wrapping fs.ErrClosed.
+func (fsys *FS) Close() error {
+	fsys.mu.Lock()
+	if fsys.closed {
+		fsys.mu.Unlock()
+		return nil
+	}
+	fsys.closed = true
+	fsys.mu.Unlock()
+	fsys.cancel()
+	errs := []error{fsys.blocks.Close(), closeTiers(fsys.tiers)}
+	if c, ok := fsys.store.(io.Closer); ok && fsys.ownStore {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (fsys *FS) isClosed() bool {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	return fsys.closed
+}
+
+// Refresh forgets all cached metadata, so the next lookups ask the store
+// (cached blocks stay: they are keyed by version).
+func (fsys *FS) Refresh() { fsys.meta.Clear() }
+
+// Store returns the store the FS reads.
+func (fsys *FS) Store() objstore.Store { return fsys.store }
+
+// check validates an operation's name and the FS's state.
+func (fsys *FS) check(op, name string) error {
+	if !fs.ValidPath(name) {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	if fsys.isClosed() {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrClosed}
+	}
+	return nil
+}
+
+// lookup resolves name to a file, a directory or nothing, through the
+// metadata cache under the policy. Errors are *fs.PathError for op.
+func (fsys *FS) lookup(ctx context.Context, op, name string) (consistency.Entry, error) {
+	if name == "." {
+		return consistency.Entry{Dir: true}, nil
+	}
+	fsys.metaLookups.Add(1)
+	if e, ok := fsys.meta.Lookup(name); ok {
+		fsys.metaHits.Add(1)
+		if e.Missing {
+			return e, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		return e, nil
+	}
+	if !objstore.ValidKey(name) {
+		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	obj, err := fsys.store.Stat(ctx, name)
+	switch {
+	case err == nil:
+		e := consistency.Entry{Object: obj}
+		fsys.meta.Store(name, e)
+		return e, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	page, err := fsys.store.List(ctx, objstore.ListOptions{Prefix: name + "/", Delimiter: "/", MaxKeys: 1})
+	if err != nil {
+		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	if len(page.Objects)+len(page.Prefixes) > 0 {
+		e := consistency.Entry{Dir: true}
+		fsys.meta.Store(name, e)
+		return e, nil
+	}
+	fsys.meta.Store(name, consistency.Entry{Missing: true})
+	return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+}
+
+// Open opens the named file or directory. A file reads the object version
+// it sees now, whatever happens to the object later; see File.
+func (fsys *FS) Open(name string) (fs.File, error) {
+	return fsys.OpenContext(fsys.ctx, name)
+}
+
+// OpenContext is Open with a context that governs the lookup and every
+// later read of the returned file.
+func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
+	if err := fsys.check("open", name); err != nil {
+		return nil, err
+	}
+	e, err := fsys.lookup(ctx, "open", name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Dir {
+		return &dir{fsys: fsys, ctx: ctx, name: name}, nil
+	}
+	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, lastIdx: -1}, nil
+}
+
+// Stat returns the FileInfo of name.
+func (fsys *FS) Stat(name string) (fs.FileInfo, error) {
+	if err := fsys.check("stat", name); err != nil {
+		return nil, err
+	}
+	e, err := fsys.lookup(fsys.ctx, "stat", name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Dir {
+		return dirInfo{name: path.Base(name)}, nil
+	}
+	return fileInfo{obj: e.Object}, nil
+}
+
+// ReadFile reads the whole named file.
+func (fsys *FS) ReadFile(name string) ([]byte, error) {
+	if err := fsys.check("read", name); err != nil {
+		return nil, err
+	}
+	e, err := fsys.lookup(fsys.ctx, "read", name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Dir {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errIsDir}
+	}
+	buf := make([]byte, e.Object.Size)
+	n, err := fsys.blocks.ReadAt(fsys.ctx, e.Object, buf, 0)
+	if err != nil && !(err == io.EOF && int64(n) == e.Object.Size) {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	return buf, nil
+}
+
+var errIsDir = fmt.Errorf("%w: is a directory", fs.ErrInvalid)
+
+// ReadDir reads the named directory and returns its entries sorted by
+// name. It lists the store one level at a time, page by page.
+func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if err := fsys.check("readdir", name); err != nil {
+		return nil, err
+	}
+	e, err := fsys.lookup(fsys.ctx, "readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Dir {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("%w: not a directory", fs.ErrInvalid)}
+	}
+	d := &dir{fsys: fsys, ctx: fsys.ctx, name: name}
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int {
+		if a.Name() < b.Name() {
+			return -1
+		}
+		if a.Name() > b.Name() {
+			return 1
+		}
+		return 0
+	})
+	return entries, nil
+}
+
+// Glob returns the names matching pattern, as fs.Glob does.
+func (fsys *FS) Glob(pattern string) ([]string, error) {
+	return fs.Glob(noGlob{fsys}, pattern)
+}
+
+// noGlob hides FS.Glob from fs.Glob, which would otherwise call it back.
+type noGlob struct{ fsys *FS }
+
+func (g noGlob) Open(name string) (fs.File, error)          { return g.fsys.Open(name) }
+func (g noGlob) ReadDir(name string) ([]fs.DirEntry, error) { return g.fsys.ReadDir(name) }
+func (g noGlob) Stat(name string) (fs.FileInfo, error)      { return g.fsys.Stat(name) }
+
+// Sub returns the FS rooted at dir.
+func (fsys *FS) Sub(dir string) (fs.FS, error) {
+	if err := fsys.check("sub", dir); err != nil {
+		return nil, err
+	}
+	if dir == "." {
+		return fsys, nil
+	}
+	return &subFS{fsys: fsys, dir: dir}, nil
+}

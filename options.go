@@ -1,0 +1,132 @@
+package tierfs
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/tierfs/tierfs/consistency"
+	"github.com/tierfs/tierfs/tier"
+)
+
+// Option configures an FS in Open and New.
+type Option func(*options) error
+
+type options struct {
+	memBytes    int64 // -1: the default; 0: no memory tier
+	disk        *tier.DiskConfig
+	blockSize   int64
+	policy      consistency.Policy
+	log         *slog.Logger
+	now         func() time.Time
+	baseCtx     context.Context
+	storeID     string
+	warmWorkers int
+}
+
+func defaultOptions() options {
+	return options{memBytes: -1, policy: consistency.ReadOnly(), now: time.Now, warmWorkers: 8}
+}
+
+// WithMemoryCache sets the memory tier's budget in bytes; 0 turns the
+// memory tier off. Without this option the budget is an eighth of the
+// memory available to the process (the cgroup limit where there is one),
+// between 64 MiB and 8 GiB.
+func WithMemoryCache(bytes int64) Option {
+	return func(o *options) error {
+		if bytes < 0 {
+			return fmt.Errorf("tierfs: %w: negative memory cache size %d", fs.ErrInvalid, bytes)
+		}
+		o.memBytes = bytes
+		return nil
+	}
+}
+
+// WithDiskCache adds a disk tier below the memory tier; see
+// tier.DiskConfig. Without it there is none.
+func WithDiskCache(cfg tier.DiskConfig) Option {
+	return func(o *options) error {
+		o.disk = &cfg
+		return nil
+	}
+}
+
+// WithBlockSize sets the unit of origin reads and cache entries (default
+// cache.DefaultBlockSize, 8 MiB; 64 KiB to 256 MiB). A disk tier shared
+// across runs must keep one block size: blocks of another size are not
+// found.
+func WithBlockSize(bytes int64) Option {
+	return func(o *options) error {
+		o.blockSize = bytes
+		return nil
+	}
+}
+
+// WithConsistency sets the consistency policy (default
+// consistency.ReadOnly()).
+func WithConsistency(p consistency.Policy) Option {
+	return func(o *options) error {
+		if p == nil {
+			return fmt.Errorf("tierfs: %w: nil consistency policy", fs.ErrInvalid)
+		}
+		o.policy = p
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: none).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		o.log = l
+		return nil
+	}
+}
+
+// WithClock sets the clock the consistency policy reads (default
+// time.Now), for tests.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("tierfs: %w: nil clock", fs.ErrInvalid)
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// WithBaseContext sets the context that the fs.FS methods, which take
+// none, run under (default: the context given to Open, without its
+// cancellation, or an empty context for New). Close cancels it.
+func WithBaseContext(ctx context.Context) Option {
+	return func(o *options) error {
+		if ctx == nil {
+			return fmt.Errorf("tierfs: %w: nil base context", fs.ErrInvalid)
+		}
+		o.baseCtx = ctx
+		return nil
+	}
+}
+
+// WithStoreID names the store in cache keys (default: the URL given to
+// Open, without credentials; for New, "new"). Two FS values that share a
+// disk tier must name different stores differently.
+func WithStoreID(id string) Option {
+	return func(o *options) error {
+		o.storeID = id
+		return nil
+	}
+}
+
+// WithWarmupConcurrency sets how many blocks Warmup fetches at once
+// (default 8).
+func WithWarmupConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("tierfs: %w: warmup concurrency %d < 1", fs.ErrInvalid, n)
+		}
+		o.warmWorkers = n
+		return nil
+	}
+}
