@@ -1,8 +1,10 @@
 // Command demo is the first thing to run: it starts an S3-protocol server
-// on loopback (no cloud account), fills it with a generated "model", and
-// reads it back through tierfs's object-store layer the way a loader would:
-// a listing, whole-object reads, parallel ranged reads, a body cut
-// mid-stream and resumed, and an overwrite caught by version pinning.
+// on loopback that behaves like a real object store (no cloud account),
+// fills it with a generated "model", and reads it the way an inference
+// program would: one GET stream per object as the baseline, then through
+// tierfs cold, warm from memory, and from the disk tier after a restart;
+// then a body cut mid-stream and resumed, and an overwrite caught by
+// version pinning.
 //
 //	go run ./examples/demo
 //	go run ./examples/demo -latency 20ms -bandwidth 100MB -size 64MiB
@@ -15,32 +17,31 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/tierfs/tierfs"
 	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
-	_ "github.com/tierfs/tierfs/objstore/s3store" // registers s3://
+	"github.com/tierfs/tierfs/tier"
 )
 
 func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "first-byte latency the emulated store adds to every request")
 	bandwidth := flag.String("bandwidth", "100MB", "bandwidth cap per connection (bytes/s; suffixes KB, MB, GB, KiB, MiB, GiB)")
 	size := flag.String("size", "32MiB", "size of each of the 4 model shards")
-	parallel := flag.Int("parallel", 8, "parallel ranged reads for the second pass")
 	flag.Parse()
-	if err := run(*latency, *bandwidth, *size, *parallel); err != nil {
+	if err := run(*latency, *bandwidth, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(latency time.Duration, bandwidthFlag, sizeFlag string, parallel int) error {
+func run(latency time.Duration, bandwidthFlag, sizeFlag string) error {
 	bw, err := parseBytes(bandwidthFlag)
 	if err != nil {
 		return fmt.Errorf("-bandwidth: %w", err)
@@ -48,9 +49,6 @@ func run(latency time.Duration, bandwidthFlag, sizeFlag string, parallel int) er
 	shard, err := parseBytes(sizeFlag)
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
-	}
-	if parallel < 1 {
-		return fmt.Errorf("-parallel must be at least 1")
 	}
 	ctx := context.Background()
 
@@ -86,7 +84,7 @@ func run(latency time.Duration, bandwidthFlag, sizeFlag string, parallel int) er
 	setDefault("AWS_SECRET_ACCESS_KEY", "demo")
 	setDefault("AWS_EC2_METADATA_DISABLED", "true")
 	url := "s3://demo/models/tiny?region=us-east-1&path_style=true&endpoint=" + srv.URL()
-	store, err := objstore.Open(ctx, url)
+	store, err := objstore.Open(ctx, url) // the store alone, for the baseline
 	if err != nil {
 		return err
 	}
@@ -105,8 +103,8 @@ func run(latency time.Duration, bandwidthFlag, sizeFlag string, parallel int) er
 		fmt.Printf("  %-36s %10s  %s\n", o.Key, human(o.Size), o.Version)
 	}
 
-	// 2. Single-stream reads: one GET per object.
-	fmt.Println("\none GET stream per object:")
+	// 2. The baseline: one GET stream per object.
+	fmt.Println("\nbaseline, one GET stream per object:")
 	srv.ResetStats()
 	start := time.Now()
 	var total int64
@@ -122,26 +120,48 @@ func run(latency time.Duration, bandwidthFlag, sizeFlag string, parallel int) er
 	}
 	report(srv, total, time.Since(start))
 
-	// 3. Parallel ranged reads of 8 MiB parts, pinned to one version each.
-	fmt.Printf("\n%d parallel ranged GETs of 8 MiB (what tierfs's readahead will do):\n", parallel)
-	srv.ResetStats()
-	start = time.Now()
-	total = 0
-	for _, n := range names {
-		got, err := parallelRead(ctx, store, n, 8<<20, parallel)
-		if err != nil {
+	// 3. The same model through tierfs: cold, then from memory, then from
+	// disk in a new FS (as a restarted process would).
+	diskDir, err := os.MkdirTemp("", "tierfs-demo-cache")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(diskDir)
+	openFS := func() (*tierfs.FS, error) {
+		return tierfs.Open(ctx, url,
+			tierfs.WithMemoryCache(512<<20),
+			tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{diskDir}, Quota: 1 << 30}))
+	}
+	fsys, err := openFS()
+	if err != nil {
+		return err
+	}
+	for _, pass := range []string{"tierfs, cold (from the store)", "tierfs, warm (memory tier)"} {
+		fmt.Printf("\n%s:\n", pass)
+		srv.ResetStats()
+		if err := loadModel(fsys, names, data, srv); err != nil {
 			return err
 		}
-		if !bytes.Equal(got, data[n]) {
-			return fmt.Errorf("%s: wrong bytes", n)
-		}
-		total += int64(len(got))
 	}
-	report(srv, total, time.Since(start))
+	if err := fsys.Close(); err != nil {
+		return err
+	}
+	fsys, err = openFS()
+	if err != nil {
+		return err
+	}
+	fmt.Println("\ntierfs, after a restart (disk tier):")
+	srv.ResetStats()
+	if err := loadModel(fsys, names, data, srv); err != nil {
+		return err
+	}
+	if err := fsys.Close(); err != nil {
+		return err
+	}
 
 	// 4. A body cut mid-stream is resumed from the next byte.
 	shard1 := "model-00001-of-00004.safetensors"
-	fmt.Println("\na connection reset after 1 MiB of the body:")
+	fmt.Println("\na connection reset after 1 MiB of a body:")
 	srv.ResetStats()
 	srv.InjectFault(s3test.Fault{Kind: s3test.ResetAfter, Method: "GET", Bucket: "demo", Key: "models/tiny/" + shard1, AfterBytes: 1 << 20})
 	r, err := store.NewRangeReader(ctx, shard1, 0, -1, objstore.ReadOptions{})
@@ -156,18 +176,43 @@ func run(latency time.Duration, bandwidthFlag, sizeFlag string, parallel int) er
 	fmt.Printf("  read %s exactly: %v; resumed %d time(s); %d GETs, %s sent by the server\n",
 		human(int64(len(got))), bytes.Equal(got, data[shard1]), r.Resumes(), srv.Total().Gets, human(srv.Total().BodyBytes))
 
-	// 5. An overwrite between two reads of one open "file": the pinned read
-	// fails with ErrChanged instead of mixing versions.
-	fmt.Println("\nan overwrite while a reader holds the old version:")
-	before, err := store.Stat(ctx, shard1)
+	// 5. An overwrite while a file is open: its reads fail with ErrChanged
+	// instead of mixing versions.
+	fmt.Println("\nan overwrite while a file holds the old version:")
+	fsys, err = tierfs.Open(ctx, url, tierfs.WithMemoryCache(0))
 	if err != nil {
 		return err
 	}
+	defer fsys.Close()
+	f, err := fsys.Open(shard1)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	if err := srv.PutObject("demo", "models/tiny/"+shard1, gen(1234, int(shard))); err != nil {
 		return err
 	}
-	_, err = readAll(ctx, store, shard1, 0, 4096, before.Version)
-	fmt.Printf("  read pinned to %s: errors.Is(err, objstore.ErrChanged) = %v\n    (%v)\n", before.Version, errors.Is(err, objstore.ErrChanged), err)
+	_, err = f.(io.ReaderAt).ReadAt(make([]byte, 4096), 0)
+	fmt.Printf("  errors.Is(err, objstore.ErrChanged) = %v\n    (%v)\n", errors.Is(err, objstore.ErrChanged), err)
+	return nil
+}
+
+// loadModel reads every file of the model through fsys, checks the bytes
+// and reports speed and what the store served.
+func loadModel(fsys *tierfs.FS, names []string, data map[string][]byte, srv *s3test.Server) error {
+	start := time.Now()
+	var total int64
+	for _, n := range names {
+		got, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, data[n]) {
+			return fmt.Errorf("%s: wrong bytes", n)
+		}
+		total += int64(len(got))
+	}
+	report(srv, total, time.Since(start))
 	return nil
 }
 
@@ -182,31 +227,6 @@ func readAll(ctx context.Context, s objstore.Store, key string, off, length int6
 	}
 	defer r.Close()
 	return io.ReadAll(r)
-}
-
-// parallelRead reads key in part-sized ranges, at most n at a time, all
-// pinned to the version Stat saw.
-func parallelRead(ctx context.Context, s objstore.Store, key string, part int64, n int) ([]byte, error) {
-	obj, err := s.Stat(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, obj.Size)
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(n)
-	for off := int64(0); off < obj.Size; off += part {
-		g.Go(func() error {
-			length := min(part, obj.Size-off)
-			r, err := s.NewRangeReader(ctx, key, off, length, objstore.ReadOptions{Version: obj.Version})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			_, err = io.ReadFull(r, buf[off:off+length])
-			return err
-		})
-	}
-	return buf, g.Wait()
 }
 
 func report(srv *s3test.Server, n int64, d time.Duration) {
