@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/tier"
 )
@@ -60,13 +58,13 @@ type Blocks struct {
 	timeout   time.Duration
 	log       *slog.Logger
 
-	flight singleflight.Group
 	stats  counters
 	closed atomic.Bool
 
-	mu       sync.Mutex     // guards stopping and calls to wg.Add
-	stopping bool           // Close has begun: no new shared fetch starts
-	wg       sync.WaitGroup // shared fetches still running
+	mu       sync.Mutex         // guards flights, stopping and calls to wg.Add
+	flights  map[string]*flight // loads in progress, by block key
+	stopping bool               // Close has begun: no new load starts
+	wg       sync.WaitGroup     // loads still running
 
 	// stop is cancelled by Close, which ends the shared fetches still
 	// running (they are detached from their callers' contexts).
@@ -103,7 +101,7 @@ func New(cfg Config) (*Blocks, error) {
 	stop, cancel := context.WithCancel(context.Background())
 	return &Blocks{
 		store: cfg.Store, storeID: cfg.StoreID, tiers: cfg.Tiers, blockSize: cfg.BlockSize,
-		timeout: cfg.FetchTimeout, log: log, stop: stop, cancelStop: cancel,
+		timeout: cfg.FetchTimeout, log: log, stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
 	}, nil
 }
 
@@ -114,8 +112,31 @@ func (b *Blocks) BlockSize() int64 { return b.blockSize }
 // contract: fewer bytes only at the end of the object, with io.EOF. Every
 // byte is of obj.Version: a block the cache does not hold and the origin no
 // longer has in that version fails with an error wrapping
-// objstore.ErrChanged.
+// objstore.ErrChanged. Misses load whole blocks (Mode Whole).
 func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off int64) (int, error) {
+	return b.ReadAtMode(ctx, obj, p, off, Whole)
+}
+
+// Mode says how a read that misses every tier fetches from the origin.
+type Mode int
+
+const (
+	// Whole fetches the whole block, fills the tiers and serves the read
+	// from it as soon as its bytes arrive: right for sequential reads and
+	// for blocks that will be read again.
+	Whole Mode = iota
+	// Partial fetches only the bytes asked for (rounded out to
+	// PartialAlign), caching nothing, unless the block is already being
+	// fetched, which the read then waits for: right for random small
+	// reads, which whole blocks would amplify.
+	Partial
+)
+
+// PartialAlign is the alignment of a Partial read's origin fetch.
+const PartialAlign = 4 << 10
+
+// ReadAtMode is ReadAt with a fetch mode for misses.
+func (b *Blocks) ReadAtMode(ctx context.Context, obj objstore.Object, p []byte, off int64, mode Mode) (int, error) {
 	if b.closed.Load() {
 		return 0, fmt.Errorf("cache: read %q: %w", obj.Key, fs.ErrClosed)
 	}
@@ -132,7 +153,7 @@ func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off 
 		idx := pos / b.blockSize
 		boff := pos - idx*b.blockSize
 		n := min(want-done, b.blockSize-boff)
-		if err := b.readBlock(ctx, obj, idx, p[done:done+n], boff); err != nil {
+		if err := b.readBlock(ctx, obj, idx, p[done:done+n], boff, mode); err != nil {
 			return int(done), err
 		}
 		done += n
@@ -144,32 +165,76 @@ func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off 
 }
 
 // readBlock fills dst from block idx of obj, starting boff bytes into it.
-func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64) error {
+func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, mode Mode) error {
 	key := Key(b.storeID, obj, b.blockSize, idx)
-	if len(b.tiers) > 0 {
-		n, err := b.tiers[0].ReadAt(ctx, key, dst, boff)
+	// Partial reads ask every tier for the range; whole reads only the
+	// first, and load the block from the others.
+	last := min(len(b.tiers), 1)
+	if mode == Partial {
+		last = len(b.tiers)
+	}
+	for i := range last {
+		n, err := b.tiers[i].ReadAt(ctx, key, dst, boff)
 		if err == nil || (err == io.EOF && n == len(dst)) {
-			b.stats.tierHits[0].Add(1)
+			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
 			return nil
 		}
 		if !errors.Is(err, tier.ErrMiss) {
-			b.log.Debug("cache: tier read failed", "tier", 0, "err", err)
+			b.log.Debug("cache: tier read failed", "tier", i, "err", err)
 		}
 	}
-	data, err := b.load(ctx, obj, idx, key)
+	f, err := b.flight(ctx, obj, idx, key, mode == Whole)
 	if err != nil {
 		return err
 	}
-	if boff+int64(len(dst)) > int64(len(data)) {
-		return fmt.Errorf("cache: read %q: block %d has %d bytes, want [%d, %d)", obj.Key, idx, len(data), boff, boff+int64(len(dst)))
+	if f == nil {
+		return b.readPartial(ctx, obj, idx, dst, boff)
 	}
-	copy(dst, data[boff:])
+	if err := f.wait(ctx, boff+int64(len(dst))); err != nil {
+		return err
+	}
+	copy(dst, f.data[boff:])
+	return nil
+}
+
+// readPartial fetches dst's bytes of block idx from the origin, caching
+// nothing.
+func (b *Blocks) readPartial(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64) error {
+	start := idx*b.blockSize + boff
+	end := start + int64(len(dst))
+	astart := start - start%PartialAlign
+	aend := min(obj.Size, (end+PartialAlign-1)/PartialAlign*PartialAlign)
+	b.stats.originGets.Add(1)
+	r, err := b.store.NewRangeReader(ctx, obj.Key, astart, aend-astart, objstore.ReadOptions{Version: obj.Version})
+	if err != nil {
+		b.stats.originErrors.Add(1)
+		return err
+	}
+	defer r.Close()
+	if astart == start && aend == end {
+		n, err := io.ReadFull(r, dst)
+		b.stats.originBytes.Add(int64(n))
+		if err != nil {
+			b.stats.originErrors.Add(1)
+			return fmt.Errorf("cache: read %q at %d: %w", obj.Key, start, err)
+		}
+		return nil
+	}
+	buf := make([]byte, aend-astart)
+	n, err := io.ReadFull(r, buf)
+	b.stats.originBytes.Add(int64(n))
+	if err != nil {
+		b.stats.originErrors.Add(1)
+		return fmt.Errorf("cache: read %q at %d: %w", obj.Key, start, err)
+	}
+	copy(dst, buf[start-astart:])
 	return nil
 }
 
 // Prefetch makes sure block idx of obj is cached, fetching it if no tier
 // holds it. It returns when the block was loaded (or found), or when ctx
-// is done; the fetch itself goes on for other waiters.
+// is done; the fetch itself goes on, for other readers, under
+// Config.FetchTimeout.
 func (b *Blocks) Prefetch(ctx context.Context, obj objstore.Object, idx int64) error {
 	if b.closed.Load() {
 		return fmt.Errorf("cache: prefetch %q: %w", obj.Key, fs.ErrClosed)
@@ -183,8 +248,11 @@ func (b *Blocks) Prefetch(ctx context.Context, obj objstore.Object, idx int64) e
 			return nil
 		}
 	}
-	_, err := b.load(ctx, obj, idx, key)
-	return err
+	f, err := b.flight(ctx, obj, idx, key, true)
+	if err != nil {
+		return err
+	}
+	return f.waitDone(ctx)
 }
 
 // Load returns the whole block idx of obj, from a tier or the origin, for
@@ -194,7 +262,34 @@ func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64) ([]by
 	if b.closed.Load() {
 		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
 	}
-	return b.load(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx))
+	if _, _, err := BlockSpan(idx, obj.Size, b.blockSize); err != nil {
+		return nil, err
+	}
+	f, err := b.flight(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.waitDone(ctx); err != nil {
+		return nil, err
+	}
+	return f.data, nil
+}
+
+// Wait returns when no load is in progress: every block fetched so far has
+// been offered to the tiers. Loads started meanwhile are waited for too.
+func (b *Blocks) Wait() {
+	for {
+		b.mu.Lock()
+		var f *flight
+		for _, f = range b.flights {
+			break
+		}
+		b.mu.Unlock()
+		if f == nil {
+			return
+		}
+		<-f.done
+	}
 }
 
 // Tiers returns how many tiers the cache reads through.
@@ -215,77 +310,91 @@ func (b *Blocks) Drop(ctx context.Context, obj objstore.Object) error {
 	return errors.Join(errs...)
 }
 
-// load returns the whole block idx of obj, from a lower tier or the
-// origin, filling the tiers above it. Concurrent loads of one block share
-// one fetch, which runs detached from ctx under its own timeout; ctx ends
-// only this caller's wait.
-func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, key string) ([]byte, error) {
+// flight returns the load of block idx in progress, starting one if start
+// is set and none is (nil, nil if none is and start is not). The load runs
+// on its own goroutine, detached from ctx under Config.FetchTimeout, so a
+// caller that gives up does not fail the others, and ends when the whole
+// block is loaded and offered to the tiers. Close cancels it.
+func (b *Blocks) flight(ctx context.Context, obj objstore.Object, idx int64, key string, start bool) (*flight, error) {
 	off, length, err := BlockSpan(idx, obj.Size, b.blockSize)
 	if err != nil {
 		return nil, err
 	}
-	ch := b.flight.DoChan(key, func() (data any, err error) {
-		if !b.begin() {
-			return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
-		}
-		defer b.wg.Done()
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("cache: fetch %q block %d: panic: %v\n%s", obj.Key, idx, r, debug.Stack())
-			}
-		}()
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
-		defer cancel()
-		defer context.AfterFunc(b.stop, cancel)()
-		return b.fetch(fctx, obj, idx, key, off, length)
-	})
-	select {
-	case r := <-ch:
-		if r.Shared {
-			b.stats.shared.Add(1)
-		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.([]byte), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("cache: read %q block %d: %w", obj.Key, idx, ctx.Err())
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f, ok := b.flights[key]; ok {
+		b.stats.shared.Add(1)
+		return f, nil
 	}
+	if !start {
+		return nil, nil
+	}
+	if b.stopping {
+		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
+	}
+	f := newFlight(length)
+	b.flights[key] = f
+	b.wg.Add(1)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
+	stopAfter := context.AfterFunc(b.stop, cancel)
+	go func() {
+		defer b.wg.Done()
+		defer cancel()
+		defer stopAfter()
+		err := b.run(fctx, obj, idx, key, off, f)
+		// Leave the map only after the tiers were offered the block, so a
+		// reader arriving now finds it in the first tier.
+		b.mu.Lock()
+		delete(b.flights, key)
+		b.mu.Unlock()
+		f.finish(err)
+	}()
+	return f, nil
 }
 
-// fetch runs once per shared load.
-func (b *Blocks) fetch(ctx context.Context, obj objstore.Object, idx int64, key string, off, length int64) ([]byte, error) {
-	data := make([]byte, length)
-	// The first tier too: the previous load of this block may have filled
-	// it between this caller's miss there and the start of this load.
-	for i := 0; i < len(b.tiers); i++ {
-		n, err := b.tiers[i].ReadAt(ctx, key, data, 0)
+// run loads a block into f: from a tier if one has it (the first one too:
+// the previous load may have filled it after this caller's miss there),
+// else from the origin, and offers it to the tiers above where it was
+// found. A panic becomes the load's error.
+func (b *Blocks) run(ctx context.Context, obj objstore.Object, idx int64, key string, off int64, f *flight) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cache: fetch %q block %d: panic: %v\n%s", obj.Key, idx, r, debug.Stack())
+		}
+	}()
+	length := int64(len(f.data))
+	for i, t := range b.tiers {
+		n, err := t.ReadAt(ctx, key, f.data, 0)
 		if int64(n) == length && (err == nil || err == io.EOF) {
 			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
-			b.fill(ctx, key, data, i)
-			return data, nil
+			b.fill(ctx, key, f.data, i)
+			return nil
 		}
 	}
 	b.stats.originGets.Add(1)
 	r, err := b.store.NewRangeReader(ctx, obj.Key, off, length, objstore.ReadOptions{Version: obj.Version})
 	if err != nil {
 		b.stats.originErrors.Add(1)
-		return nil, err
+		return err
 	}
 	defer r.Close()
-	n, err := io.ReadFull(r, data)
-	b.stats.originBytes.Add(int64(n))
+	w := &progressWriter{f: f}
+	n, err := io.Copy(w, r)
+	b.stats.originBytes.Add(n)
+	if err == nil && n != length {
+		err = io.ErrUnexpectedEOF
+	}
 	if err != nil {
 		b.stats.originErrors.Add(1)
-		return nil, fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
+		return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
 	}
-	b.fill(ctx, key, data, len(b.tiers))
-	return data, nil
+	b.fill(ctx, key, f.data, len(b.tiers))
+	return nil
 }
 
 // fill offers data to the tiers above tier `below`. Tiers do not wait for
 // slow storage and may drop the block; a failure is logged, not returned:
-// the caller has its bytes.
+// the readers have their bytes.
 func (b *Blocks) fill(ctx context.Context, key string, data []byte, below int) {
 	for i := 0; i < below; i++ {
 		if err := b.tiers[i].Put(ctx, key, data); err != nil {
@@ -294,20 +403,9 @@ func (b *Blocks) fill(ctx context.Context, key string, data []byte, below int) {
 	}
 }
 
-// begin registers a shared fetch, unless Close has begun.
-func (b *Blocks) begin() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.stopping {
-		return false
-	}
-	b.wg.Add(1)
-	return true
-}
-
-// Close marks b closed, cancels the shared fetches still running and
-// waits for them to return. It does not close the tiers or the store,
-// which the caller owns. It is idempotent.
+// Close marks b closed, cancels the loads still running and waits for
+// them to end. It does not close the tiers or the store, which the caller
+// owns. It is idempotent.
 func (b *Blocks) Close() error {
 	b.closed.Store(true)
 	b.mu.Lock()

@@ -262,6 +262,7 @@ func TestLowerTierFillsUpper(t *testing.T) {
 	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil {
 		t.Fatal(err)
 	}
+	b.Wait() // the read returns as soon as its bytes arrive; the fill follows
 	if upper.len() != 1 || lower.len() != 1 {
 		t.Fatalf("after one origin fetch: upper %d, lower %d blocks; want 1 and 1", upper.len(), lower.len())
 	}
@@ -272,6 +273,7 @@ func TestLowerTierFillsUpper(t *testing.T) {
 	if _, err := b.ReadAt(t.Context(), obj, p, 5); err != nil {
 		t.Fatal(err)
 	}
+	b.Wait()
 	if upper.len() != 1 {
 		t.Errorf("a lower-tier hit did not refill the upper tier")
 	}
@@ -375,4 +377,106 @@ func TestCloseCancelsFetches(t *testing.T) {
 	closed := make(chan struct{})
 	go func() { b.Close(); close(closed) }()
 	<-closed // hangs until the test times out if Close waits for the fetch's own timeout
+}
+
+// gatedStore serves a memstore's objects with bodies that stop after the
+// first `free` bytes until gate is closed.
+type gatedStore struct {
+	*memstore.Store
+	free int64
+	gate chan struct{}
+}
+
+type gatedBody struct {
+	r    io.Reader
+	left int64
+	gate chan struct{}
+}
+
+func (b *gatedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		<-b.gate
+		return b.r.Read(p)
+	}
+	n, err := b.r.Read(p[:min(int64(len(p)), b.left)])
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *gatedBody) Close() error { return nil }
+
+func (g *gatedStore) NewRangeReader(ctx context.Context, key string, off, length int64, opts objstore.ReadOptions) (*objstore.Reader, error) {
+	open := func(ctx context.Context, off, length int64, v objstore.Version) (io.ReadCloser, objstore.Object, error) {
+		r, err := g.Store.NewRangeReader(ctx, key, off, length, objstore.ReadOptions{Version: v})
+		if err != nil {
+			return nil, objstore.Object{}, err
+		}
+		return &gatedBody{r: r, left: g.free, gate: g.gate}, r.Object(), nil
+	}
+	return objstore.NewReader(ctx, key, off, length, opts.Version, objstore.RetryPolicy{StallTimeout: -1}, open)
+}
+
+// The first bytes of a block are served while the rest is still coming.
+func TestFirstBytesBeforeWholeBlock(t *testing.T) {
+	data := storetest.Data(1, 2*blockSize)
+	ms, _ := memstore.FromMap(map[string][]byte{"obj": data})
+	gs := &gatedStore{Store: ms, free: 300 << 10, gate: make(chan struct{})}
+	b, err := cache.New(cache.Config{Store: gs, Tiers: []tier.Tier{newMapTier()}, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	obj, _ := ms.Stat(t.Context(), "obj")
+	p := make([]byte, 1000)
+	// Returns although the body is held after 300 KiB of the 1 MiB block.
+	if _, err := b.ReadAt(t.Context(), obj, p, 100); err != nil || !bytes.Equal(p, data[100:1100]) {
+		t.Fatalf("first bytes: %v", err)
+	}
+	// A read further into the held block waits; release it.
+	done := make(chan error)
+	go func() {
+		_, err := b.ReadAt(t.Context(), obj, p, 900<<10)
+		done <- err
+	}()
+	close(gs.gate)
+	if err := <-done; err != nil || !bytes.Equal(p, data[900<<10:900<<10+1000]) {
+		t.Fatalf("later bytes: %v", err)
+	}
+	if got := ms.Stats("obj").Gets; got != 1 {
+		t.Errorf("%d GETs, want 1", got)
+	}
+}
+
+// Partial reads fetch about what they ask for and cache nothing; a
+// partial read of a block being fetched whole waits for it instead.
+func TestPartialMode(t *testing.T) {
+	b, s, obj, data := setup(t, 4*blockSize, newMapTier())
+	r := rand.New(rand.NewPCG(1, 1))
+	var asked int64
+	for range 100 {
+		n := 4<<10 + r.Int64N(60<<10)
+		off := r.Int64N(obj.Size - n)
+		p := make([]byte, n)
+		if _, err := b.ReadAtMode(t.Context(), obj, p, off, cache.Partial); err != nil || !bytes.Equal(p, data[off:off+n]) {
+			t.Fatalf("partial read at %d+%d: %v", off, n, err)
+		}
+		asked += n
+	}
+	sent := s.Total().BodyBytes
+	if float64(sent) > 1.5*float64(asked) {
+		t.Errorf("partial reads: origin sent %d bytes for %d asked (%.2f×), want ≤ 1.5×", sent, asked, float64(sent)/float64(asked))
+	}
+	t.Logf("partial reads: %.3f× the bytes asked", float64(sent)/float64(asked))
+	// Once the block is cached, a partial read is a hit.
+	if err := b.Prefetch(t.Context(), obj, 2); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetStats()
+	p := make([]byte, 100)
+	if _, err := b.ReadAtMode(t.Context(), obj, p, 2*blockSize+5, cache.Partial); err != nil || !bytes.Equal(p, data[2*blockSize+5:][:100]) {
+		t.Fatal(err)
+	}
+	if s.Total().Gets != 0 {
+		t.Error("a partial read of a cached block went to the origin")
+	}
 }

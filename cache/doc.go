@@ -17,14 +17,23 @@
 // read pinned to the version, which fills every tier. Peers will slot in
 // between the disk tier and the origin.
 //
-// # One fetch per block
+// # One fetch per block, readable as it arrives
 //
-// Concurrent misses of one block share one load (golang.org/x/sync/
-// singleflight). The load runs detached from its callers' contexts
-// (context.WithoutCancel) under Config.FetchTimeout, so a caller that gives
-// up, or panics, does not fail the others; each caller still stops waiting
-// when its own context ends. A panic inside the load becomes an error for
-// every waiter, never a hang.
+// Concurrent misses of one block share one load. The load runs on its own
+// goroutine, detached from its callers' contexts (context.WithoutCancel)
+// under Config.FetchTimeout, so a caller that gives up does not fail the
+// others; each caller still stops waiting when its own context ends, and
+// Close cancels the loads. A panic inside a load becomes an error for every
+// waiter, never a hang. A load's bytes are readable as they arrive: a
+// reader waiting for the first kilobytes of a block gets them after one
+// round trip, not after the whole block.
+//
+// # Random reads
+//
+// [Blocks.ReadAtMode] with [Partial] serves a miss by fetching only the
+// bytes asked for (aligned to [PartialAlign]) unless the block is already
+// being loaded, so small random reads are not amplified into whole
+// blocks. The prefetch layer chooses the mode from the access pattern.
 //
 // # Ownership
 //
