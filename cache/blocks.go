@@ -45,6 +45,21 @@ type Config struct {
 	FetchTimeout time.Duration
 	// Logger receives fetch failures at debug level. Nil means none.
 	Logger *slog.Logger
+	// Budget, if not nil, bounds the memory of loads in flight: a load
+	// reserves its block's bytes before it starts (waiting if need be)
+	// and returns them when it ends. The prefetch package shares one
+	// Budget between these loads and the readahead it holds.
+	Budget Budget
+}
+
+// Budget is a shared memory budget in bytes. Implementations are safe for
+// concurrent use.
+type Budget interface {
+	// Acquire reserves n bytes, waiting until they are free or ctx is
+	// done.
+	Acquire(ctx context.Context, n int64) error
+	// Release returns n bytes reserved by Acquire.
+	Release(n int64)
 }
 
 // Blocks reads byte ranges of object versions through the tiers and the
@@ -57,6 +72,7 @@ type Blocks struct {
 	blockSize int64
 	timeout   time.Duration
 	log       *slog.Logger
+	budget    Budget // nil: loads are not budgeted
 
 	stats  counters
 	closed atomic.Bool
@@ -101,7 +117,7 @@ func New(cfg Config) (*Blocks, error) {
 	stop, cancel := context.WithCancel(context.Background())
 	return &Blocks{
 		store: cfg.Store, storeID: cfg.StoreID, tiers: cfg.Tiers, blockSize: cfg.BlockSize,
-		timeout: cfg.FetchTimeout, log: log, stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
+		timeout: cfg.FetchTimeout, log: log, budget: cfg.Budget, stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
 	}, nil
 }
 
@@ -257,7 +273,9 @@ func (b *Blocks) Prefetch(ctx context.Context, obj objstore.Object, idx int64) e
 
 // Load returns the whole block idx of obj, from a tier or the origin, for
 // callers that keep the block themselves. The returned bytes are shared
-// and must not be modified.
+// and must not be modified. Load does not reserve from Config.Budget: a
+// caller that keeps blocks accounts for them itself (the prefetch package
+// reserves before it calls Load).
 func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64) ([]byte, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
@@ -265,7 +283,7 @@ func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64) ([]by
 	if _, _, err := BlockSpan(idx, obj.Size, b.blockSize); err != nil {
 		return nil, err
 	}
-	f, err := b.flight(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), true)
+	f, err := b.startFlight(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), false)
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +310,24 @@ func (b *Blocks) Wait() {
 	}
 }
 
+// ReadCached copies dst's bytes of block idx of obj, starting boff bytes
+// into the block, from the first tier that has them, and reports whether
+// one did. It never goes to the origin.
+func (b *Blocks) ReadCached(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64) bool {
+	if len(b.tiers) == 0 || b.closed.Load() {
+		return false
+	}
+	key := Key(b.storeID, obj, b.blockSize, idx)
+	for i, t := range b.tiers {
+		n, err := t.ReadAt(ctx, key, dst, boff)
+		if err == nil || (err == io.EOF && n == len(dst)) {
+			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
+			return true
+		}
+	}
+	return false
+}
+
 // Tiers returns how many tiers the cache reads through.
 func (b *Blocks) Tiers() int { return len(b.tiers) }
 
@@ -314,22 +350,42 @@ func (b *Blocks) Drop(ctx context.Context, obj objstore.Object) error {
 // is set and none is (nil, nil if none is and start is not). The load runs
 // on its own goroutine, detached from ctx under Config.FetchTimeout, so a
 // caller that gives up does not fail the others, and ends when the whole
-// block is loaded and offered to the tiers. Close cancels it.
+// block is loaded and offered to the tiers. Close cancels it. With a
+// Budget, the caller that starts a load first reserves its bytes, waiting
+// under ctx.
 func (b *Blocks) flight(ctx context.Context, obj objstore.Object, idx int64, key string, start bool) (*flight, error) {
+	if f, ok := b.join(key); ok || !start {
+		return f, nil
+	}
+	return b.startFlight(ctx, obj, idx, key, b.budget != nil)
+}
+
+// startFlight joins or starts the load of key, reserving its bytes from
+// the budget first if reserve is set.
+func (b *Blocks) startFlight(ctx context.Context, obj objstore.Object, idx int64, key string, reserve bool) (*flight, error) {
 	off, length, err := BlockSpan(idx, obj.Size, b.blockSize)
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if f, ok := b.flights[key]; ok {
-		b.stats.shared.Add(1)
+	if f, ok := b.join(key); ok {
 		return f, nil
 	}
-	if !start {
-		return nil, nil
+	var reserved int64 // bytes to return to the budget when the load ends
+	if reserve {
+		if err := b.budget.Acquire(ctx, length); err != nil {
+			return nil, fmt.Errorf("cache: read %q: waiting for memory: %w", obj.Key, err)
+		}
+		reserved = length
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f, ok := b.flights[key]; ok { // started while this caller waited
+		b.stats.shared.Add(1)
+		b.release(reserved)
+		return f, nil
 	}
 	if b.stopping {
+		b.release(reserved)
 		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
 	}
 	f := newFlight(length)
@@ -348,8 +404,26 @@ func (b *Blocks) flight(ctx context.Context, obj objstore.Object, idx int64, key
 		delete(b.flights, key)
 		b.mu.Unlock()
 		f.finish(err)
+		b.release(reserved)
 	}()
 	return f, nil
+}
+
+// join returns the load of key in progress, if any.
+func (b *Blocks) join(key string) (*flight, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f, ok := b.flights[key]
+	if ok {
+		b.stats.shared.Add(1)
+	}
+	return f, ok
+}
+
+func (b *Blocks) release(n int64) {
+	if b.budget != nil && n > 0 {
+		b.budget.Release(n)
+	}
 }
 
 // run loads a block into f: from a tier if one has it (the first one too:

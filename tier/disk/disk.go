@@ -97,8 +97,9 @@ type dir struct {
 	mu        sync.Mutex // guards every field below
 	unlinked  *sync.Cond // on mu: signalled when releasing drops
 	idx       *lru
-	reserved  int64 // bytes of blocks being written (their charge)
-	releasing int64 // bytes of blocks evicted from idx and not yet unlinked
+	fds       *fdCache // open block files, each belonging to an entry of idx
+	reserved  int64    // bytes of blocks being written (their charge)
+	releasing int64    // bytes of blocks evicted from idx and not yet unlinked
 	sick      bool
 	sickErr   error
 	nextProbe time.Time
@@ -373,11 +374,13 @@ func (t *Tier) Delete(ctx context.Context, key string) error {
 	t.pmu.Unlock()
 	h := hashKey(key)
 	d := t.dirFor(h)
+	var open *openBlock
 	d.mu.Lock()
 	if e := d.idx.get(h); e != nil {
-		d.idx.remove(e)
+		open = d.removeLocked(e)
 	}
 	d.mu.Unlock()
+	closeFiles(open)
 	// Unlink even when the index did not know the file: during the
 	// rebuild it may not have been counted yet.
 	t.unlink(d, d.blockPath(h))
@@ -452,6 +455,12 @@ func (t *Tier) Close() error {
 			break
 		}
 		t.pmu.Unlock()
+		for _, d := range t.dirs {
+			d.mu.Lock()
+			open := d.fds.closeAll()
+			d.mu.Unlock()
+			closeFiles(open...)
+		}
 		t.releaseLocks()
 	})
 	return nil

@@ -131,13 +131,16 @@ func (t *Tier) reserve(d *dir, charge int64) bool {
 			floor = int64(t.cfg.MinFreeRatio * float64(st.Total))
 		}
 		var victims []*entry
+		var open []*openBlock
 		var freed int64
 		evict := func() bool {
 			e := d.idx.oldest()
 			if e == nil {
 				return false
 			}
-			d.idx.remove(e)
+			if f := d.removeLocked(e); f != nil {
+				open = append(open, f)
+			}
 			d.releasing += e.charge
 			freed += e.charge
 			victims = append(victims, e)
@@ -170,6 +173,7 @@ func (t *Tier) reserve(d *dir, charge int64) bool {
 			d.reserved += charge
 		}
 		d.mu.Unlock()
+		closeFiles(open...)
 		t.unlinkVictims(d, victims)
 		credit += freed
 		if ok {
@@ -185,18 +189,22 @@ func (t *Tier) reserve(d *dir, charge int64) bool {
 // evictBytes evicts at least n bytes of the oldest blocks of d.
 func (t *Tier) evictBytes(d *dir, n int64) {
 	var victims []*entry
+	var open []*openBlock
 	d.mu.Lock()
 	for freed := int64(0); freed < n; {
 		e := d.idx.oldest()
 		if e == nil {
 			break
 		}
-		d.idx.remove(e)
+		if f := d.removeLocked(e); f != nil {
+			open = append(open, f)
+		}
 		d.releasing += e.charge
 		freed += e.charge
 		victims = append(victims, e)
 	}
 	d.mu.Unlock()
+	closeFiles(open...)
 	t.unlinkVictims(d, victims)
 }
 

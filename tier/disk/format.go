@@ -163,8 +163,11 @@ func parseHeader(hdr []byte, key string, dataLen int64) (header, error) {
 
 // verifyPiece checks piece i of a block against its header.
 func (h *header) verifyPiece(i int64, piece []byte) bool {
-	return crc32.Checksum(piece, castagnoli) == binary.LittleEndian.Uint32(h.sums[4*i:])
+	return crc32.Checksum(piece, castagnoli) == h.sum(i)
 }
+
+// sum is the CRC32C the header gives for piece i.
+func (h *header) sum(i int64) uint32 { return binary.LittleEndian.Uint32(h.sums[4*i:]) }
 
 // roundUp rounds n up to a multiple of bsize: the space a file of n bytes
 // takes on a file system with blocks of bsize bytes.
@@ -174,3 +177,10 @@ func roundUp(n, bsize int64) int64 {
 	}
 	return (n + bsize - 1) / bsize * bsize
 }
+
+// crcOf is the CRC32C of b.
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// rawCRC updates a CRC32C without the inversions on entry and exit (the
+// form the crc32 instruction computes): crcOf(b) == ^rawCRC(^0, b).
+func rawCRC(crc uint32, b []byte) uint32 { return ^crc32.Update(^crc, castagnoli, b) }

@@ -105,3 +105,18 @@ func (f *rawFile) Write([]byte) (int, error) {
 }
 
 func (f *rawFile) Close() error { return syscall.Close(f.fd) }
+
+// mapper is a file that can be mapped into memory (the real one; the
+// test file systems that inject faults cannot, and are read with pread).
+type mapper interface {
+	mmap(size int64) ([]byte, error)
+}
+
+// mmap maps the first size bytes of the file, read only and shared: the
+// page cache's own pages, with no copy into the kernel's read path.
+func (f *rawFile) mmap(size int64) ([]byte, error) {
+	if size <= 0 || int64(int(size)) != size {
+		return nil, syscall.EINVAL
+	}
+	return syscall.Mmap(f.fd, 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+}

@@ -45,6 +45,7 @@ func (t *Tier) openDir(path string, share int64) (*dir, error) {
 		low:      int64(t.cfg.Low * float64(share)),
 		ready:    make(chan struct{}),
 		idx:      newLRU(),
+		fds:      newFDCache(max(openFiles/len(t.cfg.Dirs), minOpenPerDir)),
 		inflight: make(map[uint64]time.Time),
 	}
 	d.unlinked = sync.NewCond(&d.mu)

@@ -109,15 +109,17 @@ type Tier struct {
 	// drops are not counted as evictions.
 	closing atomic.Bool
 
-	// pending holds the entries Put handed to ristretto that its policy
-	// has not yet seen, so that a block is readable from the moment Put
-	// returns instead of only after ristretto's goroutine gets to it (a
-	// reader arriving in between would otherwise fetch it again). The
-	// entries are the ones ristretto's buffer holds anyway: no extra
-	// memory. An entry leaves when ristretto takes its cost (onCost),
-	// whatever the policy then decides, or on Delete and Close.
-	pmu     sync.Mutex // guards pending
-	pending map[string]*entry
+	// pending holds the entries Put handed to ristretto until ristretto
+	// is known to hold them or to have dropped them, so that a block is
+	// readable from the moment Put returns instead of only after
+	// ristretto's goroutine gets to it (a reader arriving in between would
+	// otherwise fetch it again). Its entries are ones ristretto's buffer
+	// or store holds anyway: no extra memory. An entry leaves when a read
+	// finds it in ristretto, when ristretto rejects, evicts or deletes it,
+	// on Delete, and on Close.
+	pmu      sync.Mutex // guards pending
+	pending  map[string]*entry
+	npending atomic.Int64 // len(pending), read without pmu on the hit path
 
 	// Counters. Hits and misses are hot; the rest change on Put and in
 	// ristretto's callbacks. Each has a cache line to itself.
@@ -210,12 +212,20 @@ func newTier(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
 // The callbacks run on ristretto's processing goroutine, one at a time,
 // except onExit, which Del also calls on the caller's goroutine.
 
-func (t *Tier) onCost(e *entry) int64 {
+// unpend removes e from pending if it is there.
+func (t *Tier) unpend(e *entry) {
+	if e == nil || t.npending.Load() == 0 {
+		return
+	}
 	t.pmu.Lock()
 	if t.pending[e.key] == e {
 		delete(t.pending, e.key)
+		t.npending.Add(-1)
 	}
 	t.pmu.Unlock()
+}
+
+func (t *Tier) onCost(e *entry) int64 {
 	e.state.Store(held)
 	t.offered.Add(1)
 	t.blocks.Add(1)
@@ -224,6 +234,7 @@ func (t *Tier) onCost(e *entry) int64 {
 }
 
 func (t *Tier) onReject(it *ristretto.Item[*entry]) {
+	t.unpend(it.Value)
 	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
 		t.rejected.Add(1)
 		t.release(e)
@@ -232,6 +243,7 @@ func (t *Tier) onReject(it *ristretto.Item[*entry]) {
 
 func (t *Tier) onEvict(it *ristretto.Item[*entry]) {
 	// A victim already deleted by Del has a nil Value: not an eviction.
+	t.unpend(it.Value)
 	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
 		if !t.closing.Load() {
 			t.evictions.Add(1)
@@ -241,6 +253,7 @@ func (t *Tier) onEvict(it *ristretto.Item[*entry]) {
 }
 
 func (t *Tier) onExit(e *entry) {
+	t.unpend(e)
 	if e != nil && e.state.CompareAndSwap(held, gone) {
 		t.release(e)
 	}
@@ -269,10 +282,16 @@ func (t *Tier) ReadAt(ctx context.Context, key string, p []byte, off int64) (int
 		t.collisions.Add(1)
 		ok = false
 	}
-	if !ok {
+	if ok {
+		t.unpend(e) // ristretto holds it now
+	} else if t.npending.Load() > 0 {
 		t.pmu.Lock()
 		e, ok = t.pending[key]
 		t.pmu.Unlock()
+		if ok && e.state.Load() == gone {
+			t.unpend(e)
+			ok = false
+		}
 	}
 	if !ok {
 		t.misses.Add(1)
@@ -319,14 +338,11 @@ func (t *Tier) Put(ctx context.Context, key string, data []byte) error {
 		return nil
 	}
 	t.pending[key] = e
+	t.npending.Add(1)
 	t.pmu.Unlock()
 	if !t.c.Set(key, e, 0) {
 		t.putDrops.Add(1)
-		t.pmu.Lock()
-		if t.pending[key] == e {
-			delete(t.pending, key)
-		}
-		t.pmu.Unlock()
+		t.unpend(e)
 	}
 	return nil
 }
@@ -340,7 +356,10 @@ func (t *Tier) Delete(ctx context.Context, key string) error {
 		return errClosed
 	}
 	t.pmu.Lock()
-	delete(t.pending, key)
+	if _, ok := t.pending[key]; ok {
+		delete(t.pending, key)
+		t.npending.Add(-1)
+	}
 	t.pmu.Unlock()
 	if e, ok := t.c.Get(key); ok && e.key != key {
 		// Another key with the same hash is held: leave it.
@@ -393,6 +412,7 @@ func (t *Tier) Close() error {
 	t.c.Close()
 	t.pmu.Lock()
 	clear(t.pending)
+	t.npending.Store(0)
 	t.pmu.Unlock()
 	return nil
 }

@@ -1,0 +1,562 @@
+package prefetch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// Prefetcher holds what all open files share: the blocks, the memory
+// budget, the counters and the goroutine that reclaims idle readahead.
+// It is safe for concurrent use.
+type Prefetcher struct {
+	cfg    Config
+	blocks *cache.Blocks
+	budget *Budget
+	now    func() time.Time
+
+	stats counters
+
+	mu      sync.Mutex // guards readers and closed
+	readers map[*Reader]struct{}
+	closed  bool
+	stop    chan struct{}
+	wg      sync.WaitGroup // the reclaimer
+}
+
+// New returns a Prefetcher reading through blocks under budget (which
+// should be the one given to blocks as cache.Config.Budget, so that
+// demand loads and readahead share it). now is the clock for idle
+// reclaim; nil means time.Now.
+func New(cfg Config, blocks *cache.Blocks, budget *Budget, now func() time.Time) (*Prefetcher, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if blocks == nil || budget == nil {
+		return nil, fmt.Errorf("prefetch: %w: nil blocks or budget", fs.ErrInvalid)
+	}
+	if budget.Size() < 2*blocks.BlockSize() {
+		return nil, fmt.Errorf("prefetch: %w: budget %d is less than two blocks of %d", fs.ErrInvalid, budget.Size(), blocks.BlockSize())
+	}
+	if now == nil {
+		now = time.Now
+	}
+	p := &Prefetcher{cfg: cfg, blocks: blocks, budget: budget, now: now, readers: map[*Reader]struct{}{}, stop: make(chan struct{})}
+	p.wg.Add(1)
+	go p.reclaim()
+	return p, nil
+}
+
+// reclaim drops the readahead of files idle for longer than IdleTimeout.
+func (p *Prefetcher) reclaim() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.IdleTimeout / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		readers := make([]*Reader, 0, len(p.readers))
+		for r := range p.readers {
+			readers = append(readers, r)
+		}
+		p.mu.Unlock()
+		cutoff := p.now().Add(-p.cfg.IdleTimeout)
+		for _, r := range readers {
+			r.dropIfIdle(cutoff)
+		}
+	}
+}
+
+// Close stops the reclaimer and closes every Reader still open. It is
+// idempotent.
+func (p *Prefetcher) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	readers := make([]*Reader, 0, len(p.readers))
+	for r := range p.readers {
+		readers = append(readers, r)
+	}
+	p.mu.Unlock()
+	close(p.stop)
+	for _, r := range readers {
+		r.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
+
+// Budget returns the shared memory budget.
+func (p *Prefetcher) Budget() *Budget { return p.budget }
+
+// Reader reads one object version with readahead. ReadAt may be called
+// from several goroutines at once; reads that several goroutines issue in
+// order still count as sequential.
+type Reader struct {
+	p      *Prefetcher
+	ctx    context.Context
+	cancel context.CancelFunc
+	obj    objstore.Object
+	bs     int64
+	nb     int64 // blocks in the object
+
+	mu       sync.Mutex // guards every field below
+	streams  []stream
+	misses   int  // reads in a row that continued no stream
+	random   bool // misses fetch only the bytes asked for
+	held     map[int64]*ahead
+	lastRead time.Time
+	tick     int64
+	closed   bool
+	wg       sync.WaitGroup // loads of held blocks
+}
+
+// stream is one sequential run of reads.
+type stream struct {
+	next   int64 // offset just past the furthest read
+	window int64 // bytes to keep fetched ahead of next
+	reads  int   // reads that continued it
+	run    int   // reads that continued it since the last stray read
+	used   int64 // tick of its last read, for replacement
+}
+
+// ahead is a block this Reader holds (loading or loaded).
+type ahead struct {
+	done    chan struct{}
+	data    []byte
+	err     error
+	size    int64 // bytes reserved from the budget
+	dropped bool  // released from held while still loading
+}
+
+// NewReader returns a Reader of obj. ctx governs its reads; Close (of the
+// Reader or the Prefetcher) ends them.
+func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reader, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("prefetch: %w", fs.ErrClosed)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	bs := p.blocks.BlockSize()
+	r := &Reader{
+		p: p, ctx: rctx, cancel: cancel, obj: obj, bs: bs, nb: cache.NumBlocks(obj.Size, bs),
+		held: map[int64]*ahead{}, lastRead: p.now(),
+		// A file is most often read from its start: a read at 0 continues
+		// this stream at once.
+		streams: []stream{{next: 0, window: bs, reads: 1}},
+	}
+	p.readers[r] = struct{}{}
+	return r, nil
+}
+
+// ReadAt reads len(p) bytes at off with the io.ReaderAt contract.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("prefetch: %w: negative offset %d", fs.ErrInvalid, off)
+	}
+	if off >= r.obj.Size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), r.obj.Size-off)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return 0, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
+	}
+	si := r.classify(off, want)
+	random := r.random
+	r.lastRead = r.p.now()
+	r.mu.Unlock()
+
+	var n int64
+	var err error
+	waited := false
+	if random || si < 0 {
+		var got int
+		got, err = r.p.blocks.ReadAtMode(r.ctx, r.obj, p[:want], off, cache.Partial)
+		n = int64(got)
+		if random {
+			r.p.stats.randomReads.Add(1)
+		}
+	} else {
+		n, waited, err = r.readSequential(p[:want], off)
+	}
+	if err == nil && si >= 0 && !r.p.cfg.Disabled {
+		r.mu.Lock()
+		r.grow(si, waited)
+		r.schedule(si)
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	r.trim()
+	r.mu.Unlock()
+	if err != nil {
+		return int(n), err
+	}
+	if n < int64(len(p)) {
+		return int(n), io.EOF
+	}
+	return int(n), nil
+}
+
+// nearGap is how far past a young stream's position a read may land and
+// still continue it. A stream becomes established after two reads; then
+// the wider Forward band applies. Random reads rarely land near the same
+// young stream twice, so they do not pass for a stream.
+const nearGap = 1 << 20
+
+// classify files the read [off, off+n) under a stream and returns the
+// stream's index if the stream is established (sequential), or -1: such a
+// read fetches only the bytes it asks for. Called with r.mu held.
+func (r *Reader) classify(off, n int64) int {
+	r.tick++
+	for i := range r.streams {
+		s := &r.streams[i]
+		back, fwd := int64(nearGap), int64(nearGap)
+		if s.reads >= 2 && !r.random {
+			back, fwd = r.p.cfg.Backward, r.p.cfg.Forward
+		}
+		if off < s.next-back || off > s.next+fwd {
+			continue
+		}
+		s.next = max(s.next, off+n)
+		s.reads++
+		s.run++
+		s.used = r.tick
+		// Out of random mode only on firmer evidence: three reads of one
+		// stream with no stray read between them.
+		if s.reads < 2 || (r.random && s.run < 3) {
+			r.misses++
+			r.checkRandom()
+			for j := range r.streams {
+				if j != i {
+					r.streams[j].run = 0
+				}
+			}
+			return -1
+		}
+		r.misses = 0
+		r.random = false
+		return i
+	}
+	r.misses++
+	r.checkRandom()
+	for i := range r.streams {
+		r.streams[i].run = 0
+	}
+	// Replace the least recently used stream.
+	lru := 0
+	for i := range r.streams {
+		if r.streams[i].used < r.streams[lru].used {
+			lru = i
+		}
+	}
+	ns := stream{next: off + n, window: r.bs, reads: 1, used: r.tick}
+	if len(r.streams) < r.p.cfg.Streams {
+		r.streams = append(r.streams, ns)
+	} else {
+		if r.streams[lru].reads >= 3 {
+			r.p.stats.resets.Add(1)
+		}
+		r.streams[lru] = ns
+	}
+	return -1
+}
+
+// checkRandom turns random mode on after RandomAfter misses in a row.
+// Called with r.mu held.
+func (r *Reader) checkRandom() {
+	if r.misses >= r.p.cfg.RandomAfter && !r.random {
+		r.random = true
+		r.dropAll()
+	}
+}
+
+// readSequential serves a read block by block: from a block this Reader
+// holds, else from the cache tiers, else by loading the block and holding
+// it. When the budget has no room for the block, the Reader lets go of
+// all it holds (so readers never hold memory while waiting for more) and
+// fetches only the bytes asked for. It reports whether the read had to
+// wait for data.
+func (r *Reader) readSequential(p []byte, off int64) (int64, bool, error) {
+	waited := false
+	var done int64
+	for done < int64(len(p)) {
+		pos := off + done
+		idx := pos / r.bs
+		boff := pos - idx*r.bs
+		n := min(int64(len(p))-done, r.bs-boff)
+		dst := p[done : done+n]
+		r.mu.Lock()
+		a := r.held[idx]
+		r.mu.Unlock()
+		if a == nil && r.p.blocks.ReadCached(r.ctx, r.obj, idx, dst, boff) {
+			done += n
+			continue
+		}
+		if a == nil {
+			var err error
+			if a, err = r.load(idx); err != nil {
+				return done, waited, err
+			}
+		}
+		if a == nil { // no room in the budget
+			r.mu.Lock()
+			r.dropAll()
+			r.mu.Unlock()
+			r.p.stats.budgetShort.Add(1)
+			waited = true
+			if _, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, dst, pos, cache.Partial); err != nil && err != io.EOF {
+				return done, waited, err
+			}
+			done += n
+			continue
+		}
+		select {
+		case <-a.done:
+		default:
+			waited = true
+			select {
+			case <-a.done:
+			case <-r.ctx.Done():
+				return done, waited, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, r.ctx.Err())
+			}
+		}
+		if a.err != nil {
+			// Forget the failed block so a later read tries again.
+			r.mu.Lock()
+			if r.held[idx] == a {
+				r.release(idx)
+			}
+			r.mu.Unlock()
+			return done, waited, a.err
+		}
+		copy(dst, a.data[boff:])
+		r.p.stats.heldHits.Add(1)
+		done += n
+	}
+	return done, waited, nil
+}
+
+// load starts holding block idx, if its bytes can be reserved from the
+// budget now: the load runs on a goroutine. It returns nil without error
+// when there was no room.
+func (r *Reader) load(idx int64) (*ahead, error) {
+	_, size, err := cache.BlockSpan(idx, r.obj.Size, r.bs)
+	if err != nil {
+		return nil, err
+	}
+	if !r.p.budget.TryAcquire(size) {
+		return nil, nil
+	}
+	a := &ahead{done: make(chan struct{}), size: size}
+	r.mu.Lock()
+	if prev := r.held[idx]; prev != nil || r.closed {
+		r.mu.Unlock()
+		r.p.budget.Release(size)
+		if prev == nil {
+			return nil, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
+		}
+		return prev, nil
+	}
+	r.held[idx] = a
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		data, err := r.p.blocks.Load(r.ctx, r.obj, idx)
+		r.mu.Lock()
+		a.data, a.err = data, err
+		close(a.done)
+		if a.dropped {
+			r.p.budget.Release(a.size)
+		}
+		r.mu.Unlock()
+	}()
+	return a, nil
+}
+
+// grow doubles stream si's window when the reader had to wait, up to
+// MaxWindow. Called with r.mu held.
+func (r *Reader) grow(si int, waited bool) {
+	s := &r.streams[si]
+	if waited && s.reads >= 2 {
+		s.window = min(s.window*2, max(r.p.cfg.MaxWindow, r.bs))
+	}
+}
+
+// schedule starts readahead for stream si: the blocks after its position
+// within its window, at most Concurrency loading at once, each reserved
+// from the budget first; a reservation that fails halves the window.
+// Called with r.mu held; it releases and retakes it around reservations.
+func (r *Reader) schedule(si int) {
+	s := r.streams[si]
+	if s.reads < 1 || r.random || r.closed {
+		return
+	}
+	first := s.next / r.bs
+	last := min((s.next+s.window-1)/r.bs, r.nb-1)
+	loading := 0
+	for _, a := range r.held {
+		select {
+		case <-a.done:
+		default:
+			loading++
+		}
+	}
+	for idx := first; idx <= last && loading < r.p.cfg.Concurrency; idx++ {
+		if r.held[idx] != nil {
+			continue
+		}
+		r.mu.Unlock()
+		cached := r.p.blocks.ReadCached(r.ctx, r.obj, idx, nil, 0)
+		var a *ahead
+		var err error
+		if !cached {
+			a, err = r.load(idx)
+			if a != nil {
+				r.p.stats.readahead.Add(1)
+			}
+		}
+		r.mu.Lock()
+		if cached {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		if a == nil {
+			r.p.stats.budgetShort.Add(1)
+			if si < len(r.streams) {
+				r.streams[si].window = max(r.bs, r.streams[si].window/2)
+			}
+			return
+		}
+		loading++
+	}
+}
+
+// trim releases held blocks no stream needs any more: behind every
+// stream's backward band or past every stream's window. Called with r.mu
+// held.
+func (r *Reader) trim() {
+	for idx := range r.held {
+		start := idx * r.bs
+		keep := false
+		for _, s := range r.streams {
+			if start+r.bs > s.next-r.p.cfg.Backward && start < s.next+max(s.window, r.bs) {
+				keep = true
+				break
+			}
+		}
+		if !keep {
+			r.release(idx)
+		}
+	}
+}
+
+// release stops holding block idx. Called with r.mu held.
+func (r *Reader) release(idx int64) {
+	a := r.held[idx]
+	delete(r.held, idx)
+	select {
+	case <-a.done:
+		if a.err == nil && a.data != nil {
+			r.p.stats.released.Add(1)
+		}
+		r.p.budget.Release(a.size)
+	default:
+		a.dropped = true // the loading goroutine releases it
+	}
+}
+
+// dropAll releases every held block. Called with r.mu held.
+func (r *Reader) dropAll() {
+	for idx := range r.held {
+		r.release(idx)
+	}
+}
+
+// dropIfIdle releases the held blocks if the last read was before cutoff.
+func (r *Reader) dropIfIdle(cutoff time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastRead.Before(cutoff) && len(r.held) > 0 {
+		r.p.stats.idleReclaims.Add(1)
+		r.dropAll()
+	}
+}
+
+// Held returns how many blocks the Reader holds (loading or loaded).
+func (r *Reader) Held() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.held)
+}
+
+// Close ends the Reader's loads and releases what it holds. It is
+// idempotent.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.cancel()
+	r.dropAll()
+	r.mu.Unlock()
+	r.wg.Wait()
+	r.p.mu.Lock()
+	delete(r.p.readers, r)
+	r.p.mu.Unlock()
+	return nil
+}
+
+type counters struct {
+	readahead, heldHits, released, resets, randomReads, budgetShort, idleReclaims atomic.Int64
+}
+
+// Stats are a Prefetcher's counters since it was made.
+type Stats struct {
+	// ReadaheadBlocks counts blocks fetched ahead of their reader.
+	ReadaheadBlocks int64
+	// HeldHits counts block reads served from blocks a reader held.
+	HeldHits int64
+	// Resets counts sequential streams broken by a read elsewhere.
+	Resets int64
+	// RandomReads counts reads served in random mode.
+	RandomReads int64
+	// BudgetShort counts readahead skipped for lack of budget.
+	BudgetShort int64
+	// IdleReclaims counts readers whose readahead was dropped for idling.
+	IdleReclaims int64
+	// BudgetUsed and BudgetPeak are the bytes reserved now and at most.
+	BudgetUsed, BudgetPeak int64
+}
+
+// Stats returns the counters.
+func (p *Prefetcher) Stats() Stats {
+	return Stats{
+		ReadaheadBlocks: p.stats.readahead.Load(), HeldHits: p.stats.heldHits.Load(),
+		Resets: p.stats.resets.Load(), RandomReads: p.stats.randomReads.Load(),
+		BudgetShort: p.stats.budgetShort.Load(), IdleReclaims: p.stats.idleReclaims.Load(),
+		BudgetUsed: p.budget.Used(), BudgetPeak: p.budget.Peak(),
+	}
+}

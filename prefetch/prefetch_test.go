@@ -1,0 +1,369 @@
+package prefetch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/objstore/memstore"
+	"github.com/tierfs/tierfs/objstore/storetest"
+	"github.com/tierfs/tierfs/prefetch"
+	"github.com/tierfs/tierfs/tier"
+)
+
+const bs = 256 << 10
+
+type env struct {
+	store  *memstore.Store
+	blocks *cache.Blocks
+	p      *prefetch.Prefetcher
+	obj    objstore.Object
+	data   []byte
+}
+
+func setup(t *testing.T, size int, cfg prefetch.Config, tiers ...tier.Tier) *env {
+	t.Helper()
+	data := storetest.Data(1, size)
+	s, err := memstore.FromMap(map[string][]byte{"obj": data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := s.Stat(t.Context(), "obj")
+	if cfg.Budget == 0 {
+		cfg.Budget = 64 << 20
+	}
+	budget := prefetch.NewBudget(cfg.Budget)
+	blocks, err := cache.New(cache.Config{Store: s, Tiers: tiers, BlockSize: bs, Budget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := prefetch.New(cfg, blocks, budget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Close()
+		blocks.Close()
+	})
+	return &env{store: s, blocks: blocks, p: p, obj: obj, data: data}
+}
+
+func (e *env) reader(t *testing.T) *prefetch.Reader {
+	t.Helper()
+	r, err := e.p.NewReader(t.Context(), e.obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestSequentialExactAndFetchedOnce(t *testing.T) {
+	for _, cfg := range []prefetch.Config{{}, {Disabled: true}, {MaxWindow: bs, Concurrency: 1}} {
+		t.Run(fmt.Sprintf("%+v", cfg), func(t *testing.T) {
+			const size = 40*bs + 123
+			e := setup(t, size, cfg)
+			r := e.reader(t)
+			var out bytes.Buffer
+			if _, err := io.Copy(&out, io.NewSectionReader(r, 0, size)); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), e.data) {
+				t.Fatal("wrong bytes")
+			}
+			if got, want := e.store.Stats("obj").Gets, int64(cache.NumBlocks(size, bs)); got != want {
+				t.Errorf("%d GETs for %d blocks", got, want)
+			}
+			st := e.p.Stats()
+			if !cfg.Disabled && st.ReadaheadBlocks == 0 {
+				t.Errorf("no readahead on a sequential read: %+v", st)
+			}
+			if cfg.Disabled && st.ReadaheadBlocks != 0 {
+				t.Errorf("readahead while disabled: %+v", st)
+			}
+		})
+	}
+}
+
+// The window grows while the reader waits on a slow store.
+func TestWindowGrows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := setup(t, 64*bs, prefetch.Config{MaxWindow: 16 * bs, Concurrency: 16})
+		e.store.SetLatency(20 * time.Millisecond)
+		r := e.reader(t)
+		p := make([]byte, 64<<10)
+		for off := int64(0); off < 64*bs; off += int64(len(p)) {
+			if _, err := r.ReadAt(p, off); err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+		}
+		// Ahead of a reader in the middle, more than one block is held
+		// once the window has grown.
+		r2 := e.reader(t)
+		for off := int64(0); off < 8*bs; off += int64(len(p)) {
+			r2.ReadAt(p, off)
+		}
+		if st := e.p.Stats(); st.ReadaheadBlocks < 16 {
+			t.Errorf("readahead blocks %d: the window did not grow", st.ReadaheadBlocks)
+		}
+	})
+}
+
+// 16 goroutines reading one file in 128 KiB chunks, in order overall but
+// with ±512 KiB of jitter, still stream: no resets, exact bytes, and the
+// origin sends each block once.
+func TestJitteredReadersStillSequential(t *testing.T) {
+	const size = 64 * bs * 4
+	e := setup(t, size, prefetch.Config{})
+	r := e.reader(t)
+	var cursor atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(g), 1))
+			p := make([]byte, 128<<10)
+			for {
+				c := cursor.Add(128<<10) - 128<<10
+				if c >= size {
+					return
+				}
+				off := min(max(c+rnd.Int64N(1<<20)-512<<10, 0), size-1)
+				n, err := r.ReadAt(p, off)
+				if err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(p[:n], e.data[off:off+int64(n)]) {
+					errs <- fmt.Errorf("wrong bytes at %d", off)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := e.p.Stats()
+	if st.Resets != 0 || st.RandomReads != 0 {
+		t.Errorf("jittered in-order readers were taken for random: %+v", st)
+	}
+	// A goroutine descheduled for long enough falls behind the kept band
+	// and fetches its chunk again (only its bytes, in a young stream):
+	// bounded, small, and counted here.
+	sent := e.store.Total().BodyBytes
+	if float64(sent) > 1.25*size {
+		t.Errorf("origin sent %.2f× the object", float64(sent)/size)
+	}
+	t.Logf("origin sent %.3f× the object", float64(sent)/size)
+}
+
+// Random small reads fetch about what they ask; a sequential scan after
+// them streams again.
+func TestRandomThenSequential(t *testing.T) {
+	const size = 400 * bs
+	e := setup(t, size, prefetch.Config{})
+	r := e.reader(t)
+	rnd := rand.New(rand.NewPCG(2, 2))
+	var asked int64
+	for range 200 {
+		n := 4<<10 + rnd.Int64N(60<<10)
+		off := rnd.Int64N(size - n)
+		p := make([]byte, n)
+		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+n]) {
+			t.Fatalf("random read at %d: %v", off, err)
+		}
+		asked += n
+	}
+	sent := e.store.Total().BodyBytes
+	if float64(sent) > 1.5*float64(asked) {
+		t.Errorf("random reads: origin sent %.2f× the bytes asked, want ≤ 1.5×", float64(sent)/float64(asked))
+	}
+	t.Logf("random reads: origin bytes / bytes asked = %.3f; %+v; %+v", float64(sent)/float64(asked), e.p.Stats(), e.blocks.Stats())
+	before := e.p.Stats().ReadaheadBlocks
+	p := make([]byte, 64<<10)
+	for off := int64(100 * bs); off < 140*bs; off += int64(len(p)) {
+		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+int64(len(p))]) {
+			t.Fatal(err)
+		}
+	}
+	if e.p.Stats().ReadaheadBlocks == before {
+		t.Error("a sequential scan after random reads did not stream again")
+	}
+}
+
+// Two regions read alternately both stream.
+func TestTwoStreams(t *testing.T) {
+	const size = 200 * bs
+	e := setup(t, size, prefetch.Config{})
+	r := e.reader(t)
+	p := make([]byte, 64<<10)
+	for i := int64(0); i < 40*bs/int64(len(p)); i++ {
+		for _, base := range []int64{0, 100 * bs} {
+			off := base + i*int64(len(p))
+			if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+int64(len(p))]) {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st := e.p.Stats(); st.Resets != 0 || st.RandomReads != 0 || st.ReadaheadBlocks == 0 {
+		t.Errorf("two alternating streams: %+v", st)
+	}
+}
+
+// Skip pattern: read 40 blocks, skip 10, repeatedly: bytes fetched per
+// byte read stays ≤ 1.2.
+func TestSkipPattern(t *testing.T) {
+	const size = 500 * bs
+	e := setup(t, size, prefetch.Config{MaxWindow: 8 * bs})
+	r := e.reader(t)
+	p := make([]byte, 128<<10)
+	var read int64
+	for base := int64(0); base < size; base += 50 * bs {
+		for off := base; off < min(base+40*bs, size); off += int64(len(p)) {
+			n, err := r.ReadAt(p, off)
+			if err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+			read += int64(n)
+		}
+	}
+	e.blocks.Wait()
+	ratio := float64(e.store.Total().BodyBytes) / float64(read)
+	if ratio > 1.2 {
+		t.Errorf("skip pattern fetched %.3f bytes per byte read, want ≤ 1.2", ratio)
+	}
+	t.Logf("skip pattern: %.3f bytes fetched per byte read", ratio)
+}
+
+// Many readers under a small budget: the budget holds and all progress.
+func TestBudgetManyReaders(t *testing.T) {
+	const size = 32 * bs
+	budget := int64(8 * bs)
+	e := setup(t, size, prefetch.Config{Budget: budget})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := e.p.NewReader(t.Context(), e.obj)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer r.Close()
+			got, err := io.ReadAll(io.NewSectionReader(r, 0, size))
+			if err != nil || !bytes.Equal(got, e.data) {
+				errs <- fmt.Errorf("reader: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if st := e.p.Stats(); st.BudgetPeak > budget || st.BudgetUsed != 0 {
+		t.Errorf("budget %d: peak %d, still used %d", budget, st.BudgetPeak, st.BudgetUsed)
+	}
+}
+
+func TestIdleReclaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := setup(t, 64*bs, prefetch.Config{IdleTimeout: time.Second})
+		r := e.reader(t)
+		p := make([]byte, 64<<10)
+		for off := int64(0); off < 4*bs; off += int64(len(p)) {
+			r.ReadAt(p, off)
+		}
+		synctest.Wait()
+		if r.Held() == 0 {
+			t.Fatal("no readahead held after a sequential read")
+		}
+		time.Sleep(3 * time.Second) // fake time: the reclaimer runs
+		synctest.Wait()
+		if r.Held() != 0 || e.p.Stats().BudgetUsed != 0 {
+			t.Errorf("idle reader still holds %d blocks (%d bytes reserved)", r.Held(), e.p.Stats().BudgetUsed)
+		}
+		// It reads on as before.
+		if _, err := r.ReadAt(p, 4*bs); err != nil || !bytes.Equal(p, e.data[4*bs:4*bs+int64(len(p))]) {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestCloseEndsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e := setup(t, 64*bs, prefetch.Config{})
+	release := make(chan struct{})
+	e.store.SetHook(func(ctx context.Context, op, key string) error {
+		if op == memstore.OpRead {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	r, err := e.p.NewReader(t.Context(), e.obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := r.ReadAt(make([]byte, 10), 0)
+		done <- err
+	}()
+	r.Close()
+	if err := <-done; err == nil {
+		t.Error("a read aborted by Close returned no error")
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := r.ReadAt(make([]byte, 1), 0); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("ReadAt after Close: %v", err)
+	}
+	close(release)
+	e.p.Close()
+	e.blocks.Close()
+	for i := 0; runtime.NumGoroutine() > before && i < 1000; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before", n, before)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	s := memstore.New()
+	blocks, _ := cache.New(cache.Config{Store: s, BlockSize: bs})
+	defer blocks.Close()
+	for _, cfg := range []prefetch.Config{{MaxWindow: -1}, {Concurrency: -1}, {IdleTimeout: -1}} {
+		if _, err := prefetch.New(cfg, blocks, prefetch.NewBudget(64<<20), nil); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("New(%+v): %v", cfg, err)
+		}
+	}
+	if _, err := prefetch.New(prefetch.Config{}, blocks, prefetch.NewBudget(bs), nil); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("budget under two blocks: %v", err)
+	}
+}
