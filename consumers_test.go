@@ -194,9 +194,9 @@ func TestConcurrentRandomRangesS3(t *testing.T) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(g), 5))
 			p := make([]byte, 1<<20)
-			for range 40 {
+			for range 100 {
 				off := r.Int64N(size)
-				n := min(r.Int64N(1<<20)+1, size-off)
+				n := min(r.Int64N(256<<10)+1, size-off)
 				got, err := ra.ReadAt(p[:n], off)
 				if err != nil && !(errors.Is(err, io.EOF) && off+n == size) {
 					errs <- err

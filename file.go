@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/prefetch"
 )
 
 // File is an open file: one version of one object, the one seen at open.
@@ -27,15 +28,11 @@ type File struct {
 	name string
 	obj  objstore.Object
 
+	r *prefetch.Reader // readahead and the access pattern
+
 	mu     sync.Mutex // guards off; held by Read, Seek and WriteTo
 	off    int64
 	closed atomic.Bool
-
-	// With no cache tier, the file keeps the last block it read, so that
-	// small sequential reads do not each go to the origin.
-	lastMu   sync.Mutex // guards lastIdx and lastData
-	lastIdx  int64
-	lastData []byte
 }
 
 var (
@@ -71,52 +68,11 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, &fs.PathError{Op: "read", Path: f.name, Err: fmt.Errorf("%w: negative offset", fs.ErrInvalid)}
 	}
-	var n int
-	var err error
-	if f.fsys.blocks.Tiers() == 0 {
-		n, err = f.readUncached(p, off)
-	} else {
-		n, err = f.fsys.blocks.ReadAt(f.ctx, f.obj, p, off)
-	}
+	n, err := f.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
 		err = &fs.PathError{Op: "read", Path: f.name, Err: err}
 	}
 	return n, err
-}
-
-// readUncached serves ReadAt when the FS has no cache tier, block by
-// block through the file's one-block buffer.
-func (f *File) readUncached(p []byte, off int64) (int, error) {
-	if off >= f.obj.Size {
-		return 0, io.EOF
-	}
-	bs := f.fsys.blocks.BlockSize()
-	want := min(int64(len(p)), f.obj.Size-off)
-	var done int64
-	for done < want {
-		pos := off + done
-		idx := pos / bs
-		f.lastMu.Lock()
-		data := f.lastData
-		if f.lastIdx != idx {
-			data = nil
-		}
-		f.lastMu.Unlock()
-		if data == nil {
-			var err error
-			if data, err = f.fsys.blocks.Load(f.ctx, f.obj, idx); err != nil {
-				return int(done), err
-			}
-			f.lastMu.Lock()
-			f.lastIdx, f.lastData = idx, data
-			f.lastMu.Unlock()
-		}
-		done += int64(copy(p[done:want], data[pos-idx*bs:]))
-	}
-	if done < int64(len(p)) {
-		return int(done), io.EOF
-	}
-	return int(done), nil
 }
 
 // Read reads from the file offset.
@@ -196,11 +152,10 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 
 // Close closes the file. It is idempotent.
 func (f *File) Close() error {
-	f.closed.Store(true)
-	f.lastMu.Lock()
-	f.lastData = nil
-	f.lastMu.Unlock()
-	return nil
+	if f.closed.Swap(true) {
+		return nil
+	}
+	return f.r.Close()
 }
 
 // fileInfo describes a file from its object.

@@ -20,6 +20,7 @@ import (
 	_ "github.com/tierfs/tierfs/objstore/memstore"  // registers mem://
 	_ "github.com/tierfs/tierfs/objstore/ossstore"  // registers oss://
 	_ "github.com/tierfs/tierfs/objstore/s3store"   // registers s3://
+	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
 
@@ -31,6 +32,7 @@ type FS struct {
 	store    objstore.Store
 	ownStore bool // Open made the store, so Close closes it
 	blocks   *cache.Blocks
+	pf       *prefetch.Prefetcher
 	tiers    []tier.Tier
 	meta     *consistency.Meta
 	policy   consistency.Policy
@@ -103,14 +105,25 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := cache.New(cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log})
+	budgetSize := o.readahead.Budget
+	if budgetSize == 0 {
+		budgetSize = prefetch.DefaultConfig().Budget
+	}
+	budget := prefetch.NewBudget(budgetSize)
+	blocks, err := cache.New(cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log, Budget: budget})
 	if err != nil {
+		closeTiers(tiers)
+		return nil, err
+	}
+	pf, err := prefetch.New(o.readahead, blocks, budget, o.now)
+	if err != nil {
+		blocks.Close()
 		closeTiers(tiers)
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(o.baseCtx)
 	return &FS{
-		store: store, blocks: blocks, tiers: tiers, policy: o.policy,
+		store: store, blocks: blocks, pf: pf, tiers: tiers, policy: o.policy,
 		meta: consistency.NewMeta(o.policy, o.now, 0), log: log, opts: o, ctx: ctx, cancel: cancel,
 	}, nil
 }
@@ -137,7 +150,7 @@ func (fsys *FS) Close() error {
 	fsys.closed = true
 	fsys.mu.Unlock()
 	fsys.cancel()
-	errs := []error{fsys.blocks.Close(), closeTiers(fsys.tiers)}
+	errs := []error{fsys.pf.Close(), fsys.blocks.Close(), closeTiers(fsys.tiers)}
 	if c, ok := fsys.store.(io.Closer); ok && fsys.ownStore {
 		errs = append(errs, c.Close())
 	}
@@ -226,7 +239,11 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 	if e.Dir {
 		return &dir{fsys: fsys, ctx: ctx, name: name}, nil
 	}
-	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, lastIdx: -1}, nil
+	r, err := fsys.pf.NewReader(ctx, e.Object)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, r: r}, nil
 }
 
 // Stat returns the FileInfo of name.
@@ -256,8 +273,13 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	if e.Dir {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errIsDir}
 	}
+	r, err := fsys.pf.NewReader(fsys.ctx, e.Object)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	defer r.Close()
 	buf := make([]byte, e.Object.Size)
-	n, err := fsys.blocks.ReadAt(fsys.ctx, e.Object, buf, 0)
+	n, err := r.ReadAt(buf, 0)
 	if err != nil && !(err == io.EOF && int64(n) == e.Object.Size) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs/consistency"
+	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
 
@@ -24,10 +25,11 @@ type options struct {
 	baseCtx     context.Context
 	storeID     string
 	warmWorkers int
+	readahead   prefetch.Config
 }
 
 func defaultOptions() options {
-	return options{memBytes: -1, policy: consistency.ReadOnly(), now: time.Now, warmWorkers: 8}
+	return options{memBytes: -1, policy: consistency.ReadOnly(), now: time.Now, warmWorkers: 8, readahead: prefetch.DefaultConfig()}
 }
 
 // WithMemoryCache sets the memory tier's budget in bytes; 0 turns the
@@ -60,6 +62,17 @@ func WithDiskCache(cfg tier.DiskConfig) Option {
 func WithBlockSize(bytes int64) Option {
 	return func(o *options) error {
 		o.blockSize = bytes
+		return nil
+	}
+}
+
+// WithReadahead configures readahead (default prefetch.DefaultConfig();
+// prefetch.ModelLoadConfig() for loading large models on big hosts). Its
+// Budget bounds the memory of readahead and of blocks in flight over all
+// open files.
+func WithReadahead(cfg prefetch.Config) Option {
+	return func(o *options) error {
+		o.readahead = cfg
 		return nil
 	}
 }

@@ -1,6 +1,9 @@
 package tierfs
 
-import "github.com/tierfs/tierfs/tier"
+import (
+	"github.com/tierfs/tierfs/prefetch"
+	"github.com/tierfs/tierfs/tier"
+)
 
 // Stats are an FS's counters since it was made.
 type Stats struct {
@@ -19,6 +22,9 @@ type Stats struct {
 	// MetaLookups counts name lookups; MetaHits those the metadata cache
 	// answered without asking the store.
 	MetaLookups, MetaHits int64
+	// Prefetch holds the readahead counters: blocks fetched ahead, streams
+	// reset, reads served in random mode, the memory budget's use.
+	Prefetch prefetch.Stats
 }
 
 // Stats returns the FS's counters.
@@ -28,6 +34,7 @@ func (fsys *FS) Stats() Stats {
 		OriginGets: cs.OriginGets, OriginBytes: cs.OriginBytes, OriginErrors: cs.OriginErrors,
 		SharedFetches: cs.Shared, TierHits: cs.TierHits,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
+		Prefetch: fsys.pf.Stats(),
 	}
 	for _, t := range fsys.tiers {
 		s.Tiers = append(s.Tiers, t.Stats())

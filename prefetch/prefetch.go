@@ -120,6 +120,7 @@ type Reader struct {
 	misses   int  // reads in a row that continued no stream
 	random   bool // misses fetch only the bytes asked for
 	held     map[int64]*ahead
+	sparse   map[int64]sparseUse // what sparse reads asked of each block
 	lastRead time.Time
 	tick     int64
 	closed   bool
@@ -188,19 +189,26 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	var err error
 	waited := false
 	if random || si < 0 {
-		var got int
-		got, err = r.p.blocks.ReadAtMode(r.ctx, r.obj, p[:want], off, cache.Partial)
-		n = int64(got)
+		n, err = r.readSparse(p[:want], off)
 		if random {
 			r.p.stats.randomReads.Add(1)
 		}
 	} else {
-		n, waited, err = r.readSequential(p[:want], off)
+		if si >= 0 && !r.p.cfg.Disabled {
+			// Fetch the blocks of this read and the window after it in
+			// parallel before waiting for the first.
+			r.mu.Lock()
+			r.schedule(si, off)
+			r.mu.Unlock()
+		}
+		n, waited, err = r.readSequential(p[:want], off, si)
 	}
 	if err == nil && si >= 0 && !r.p.cfg.Disabled {
 		r.mu.Lock()
-		r.grow(si, waited)
-		r.schedule(si)
+		if si < len(r.streams) {
+			r.grow(si, waited)
+			r.schedule(si, r.streams[si].next)
+		}
 		r.mu.Unlock()
 	}
 	r.mu.Lock()
@@ -213,6 +221,55 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		return int(n), io.EOF
 	}
 	return int(n), nil
+}
+
+// Sparse reads of a block fetch only their bytes until the block looks
+// dense: once sparse reads have asked a sixteenth of it (at least
+// denseMin bytes) or touched it denseTouches times, the next one loads the
+// whole block into the cache. Random small reads over a large object stay near
+// 1× the bytes asked; random reads that keep coming back to the same
+// blocks end up served from the cache.
+const (
+	denseFraction = 16
+	denseMin      = 256 << 10
+	denseTouches  = 8
+	maxSparse     = 4096 // blocks tracked per Reader; the record restarts beyond
+)
+
+type sparseUse struct {
+	bytes   int64
+	touches int
+}
+
+// readSparse serves a read that belongs to no established stream, block
+// by block: only the bytes asked for, unless the block is cached, being
+// loaded, or dense enough to load whole.
+func (r *Reader) readSparse(p []byte, off int64) (int64, error) {
+	var done int64
+	for done < int64(len(p)) {
+		pos := off + done
+		idx := pos / r.bs
+		n := min(int64(len(p))-done, (idx+1)*r.bs-pos)
+		r.mu.Lock()
+		if r.sparse == nil || len(r.sparse) >= maxSparse {
+			r.sparse = map[int64]sparseUse{}
+		}
+		u := r.sparse[idx]
+		mode := cache.Partial
+		if u.bytes >= max(r.bs/denseFraction, denseMin) || u.touches >= denseTouches {
+			mode = cache.Whole
+		}
+		u.bytes += n
+		u.touches++
+		r.sparse[idx] = u
+		r.mu.Unlock()
+		got, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, p[done:done+n], pos, mode)
+		done += int64(got)
+		if err != nil && err != io.EOF {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // nearGap is how far past a young stream's position a read may land and
@@ -294,7 +351,12 @@ func (r *Reader) checkRandom() {
 // all it holds (so readers never hold memory while waiting for more) and
 // fetches only the bytes asked for. It reports whether the read had to
 // wait for data.
-func (r *Reader) readSequential(p []byte, off int64) (int64, bool, error) {
+//
+// A read longer than two blocks lets go of each block once it has copied
+// it to the block's end, and tops up the loads ahead of it, so that one
+// huge ReadAt streams through the budget instead of holding all of it.
+func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error) {
+	big := int64(len(p)) > 2*r.bs
 	waited := false
 	var done int64
 	for done < int64(len(p)) {
@@ -350,6 +412,16 @@ func (r *Reader) readSequential(p []byte, off int64) (int64, bool, error) {
 		copy(dst, a.data[boff:])
 		r.p.stats.heldHits.Add(1)
 		done += n
+		if big && boff+n == int64(len(a.data)) && done < int64(len(p)) {
+			r.mu.Lock()
+			if r.held[idx] == a {
+				r.release(idx)
+			}
+			if si >= 0 && si < len(r.streams) && !r.p.cfg.Disabled {
+				r.schedule(si, off+done)
+			}
+			r.mu.Unlock()
+		}
 	}
 	return done, waited, nil
 }
@@ -401,16 +473,17 @@ func (r *Reader) grow(si int, waited bool) {
 	}
 }
 
-// schedule starts readahead for stream si: the blocks after its position
-// within its window, at most Concurrency loading at once, each reserved
-// from the budget first; a reservation that fails halves the window.
-// Called with r.mu held; it releases and retakes it around reservations.
-func (r *Reader) schedule(si int) {
+// schedule starts loading the blocks of stream si from offset from to its
+// window's end past its position, at most Concurrency loading at once,
+// each reserved from the budget first; a reservation that fails halves the
+// window. Called with r.mu held; it releases and retakes it around
+// reservations.
+func (r *Reader) schedule(si int, from int64) {
 	s := r.streams[si]
 	if s.reads < 1 || r.random || r.closed {
 		return
 	}
-	first := s.next / r.bs
+	first := from / r.bs
 	last := min((s.next+s.window-1)/r.bs, r.nb-1)
 	loading := 0
 	for _, a := range r.held {

@@ -367,3 +367,25 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("budget under two blocks: %v", err)
 	}
 }
+
+// One ReadAt of a whole object much larger than the budget streams
+// through it: exact bytes, the budget holds, and blocks load in parallel.
+func TestHugeReadStreamsThroughBudget(t *testing.T) {
+	const size = 100 * bs
+	e := setup(t, size, prefetch.Config{Budget: 8 * bs, Concurrency: 4})
+	r := e.reader(t)
+	p := make([]byte, size)
+	if n, err := r.ReadAt(p, 0); err != nil || n != size || !bytes.Equal(p, e.data) {
+		t.Fatalf("huge read: %d, %v", n, err)
+	}
+	st := e.p.Stats()
+	if st.BudgetPeak > 8*bs {
+		t.Errorf("budget peak %d over %d", st.BudgetPeak, 8*bs)
+	}
+	if st.HeldHits < 90 {
+		t.Errorf("only %d of 100 blocks were served from loads held ahead: %+v", st.HeldHits, st)
+	}
+	if got := e.store.Stats("obj").Gets; got > 110 {
+		t.Errorf("%d GETs for 100 blocks", got)
+	}
+}

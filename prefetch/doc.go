@@ -1,0 +1,44 @@
+// Package prefetch reads ahead of sequential readers and keeps random
+// readers from fetching more than they ask, under one memory budget
+// shared by every open file.
+//
+// # Streams
+//
+// Each open file ([Reader]) tracks a few sequential streams
+// (Config.Streams), so a reader that alternates between two regions still
+// streams. A read continues a stream when it lands within Config.Backward
+// before or Config.Forward past the stream's position, so reads that
+// several goroutines issue in order, and that arrive a little out of
+// order, still count as sequential. A stream is established after two
+// reads; until then, and for reads that continue no stream, only the bytes
+// asked for are fetched.
+//
+// # Window
+//
+// An established stream keeps blocks loading ahead of its position, up to
+// its window, at most Config.Concurrency per file at once. The window
+// starts at one block and doubles each time the reader had to wait for
+// data, up to Config.MaxWindow; it halves when the budget is short. The
+// first bytes of a cold read arrive after one round trip, since the cache
+// serves a block's bytes as they arrive. Blocks behind a stream (beyond
+// Backward) are let go; a huge single read lets go of each block once
+// copied, so it streams through the budget.
+//
+// # Random reads
+//
+// After Config.RandomAfter reads in a row that continue no stream, a file
+// is in random mode: reads fetch only their bytes (aligned to 4 KiB),
+// caching nothing, unless the block is cached or being loaded, or has been
+// read densely enough (a sixteenth of it, or eight reads) to be worth
+// loading whole. Three reads of one stream with no stray read between
+// them turn streaming back on.
+//
+// # Budget
+//
+// One [Budget] bounds the bytes of readahead held and of blocks loading,
+// over all files; the cache's own loads reserve from it too. Readahead
+// reserves before it fetches and is skipped when the budget is short; a
+// reader never holds memory while it waits for more (it lets go of what it
+// holds and fetches only its bytes), so readers cannot starve each other.
+// Readahead of a file idle for Config.IdleTimeout is released.
+package prefetch
