@@ -150,7 +150,8 @@ func (fsys *FS) Close() error {
 	fsys.closed = true
 	fsys.mu.Unlock()
 	fsys.cancel()
-	errs := []error{fsys.pf.Close(), fsys.blocks.Close(), closeTiers(fsys.tiers)}
+	// The cache first: it cancels the loads, which the prefetcher waits for.
+	errs := []error{fsys.blocks.Close(), fsys.pf.Close(), closeTiers(fsys.tiers)}
 	if c, ok := fsys.store.(io.Closer); ok && fsys.ownStore {
 		errs = append(errs, c.Close())
 	}

@@ -293,6 +293,49 @@ func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64) ([]by
 	return f.data, nil
 }
 
+// Handle is a load of one block, started by Start. Its bytes become
+// readable as they arrive.
+type Handle struct{ f *flight }
+
+// Start joins or starts the load of block idx of obj and returns at once.
+// Like Load, it does not reserve from Config.Budget.
+func (b *Blocks) Start(ctx context.Context, obj objstore.Object, idx int64) (*Handle, error) {
+	if b.closed.Load() {
+		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
+	}
+	f, err := b.startFlight(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), false)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{f: f}, nil
+}
+
+// Wait returns when the block's bytes [0, end) have arrived, the load
+// failed (its error), or ctx is done.
+func (h *Handle) Wait(ctx context.Context, end int64) error { return h.f.wait(ctx, end) }
+
+// Ready reports whether the bytes [0, end) have arrived.
+func (h *Handle) Ready(end int64) bool {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return h.f.filled >= end
+}
+
+// Done is closed when the load has ended, either way.
+func (h *Handle) Done() <-chan struct{} { return h.f.done }
+
+// Err returns the load's error once Done is closed.
+func (h *Handle) Err() error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return h.f.err
+}
+
+// Bytes returns the block's buffer. Only the bytes a Wait returned for, or
+// all of them after Done without error, are final; they must not be
+// modified.
+func (h *Handle) Bytes() []byte { return h.f.data }
+
 // Wait returns when no load is in progress: every block fetched so far has
 // been offered to the tiers. Loads started meanwhile are waited for too.
 func (b *Blocks) Wait() {

@@ -24,11 +24,11 @@ type Prefetcher struct {
 
 	stats counters
 
-	mu      sync.Mutex // guards readers and closed
+	mu      sync.Mutex // guards readers, closed and calls to wg.Add
 	readers map[*Reader]struct{}
 	closed  bool
 	stop    chan struct{}
-	wg      sync.WaitGroup // the reclaimer
+	wg      sync.WaitGroup // the reclaimer and the watchers of held loads
 }
 
 // New returns a Prefetcher reading through blocks under budget (which
@@ -79,8 +79,9 @@ func (p *Prefetcher) reclaim() {
 	}
 }
 
-// Close stops the reclaimer and closes every Reader still open. It is
-// idempotent.
+// Close stops the reclaimer, closes every Reader still open and waits for
+// the loads they started to end: close the cache.Blocks first, which
+// cancels them, or let them finish. It is idempotent.
 func (p *Prefetcher) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -124,7 +125,6 @@ type Reader struct {
 	lastRead time.Time
 	tick     int64
 	closed   bool
-	wg       sync.WaitGroup // loads of held blocks
 }
 
 // stream is one sequential run of reads.
@@ -138,10 +138,9 @@ type stream struct {
 
 // ahead is a block this Reader holds (loading or loaded).
 type ahead struct {
-	done    chan struct{}
-	data    []byte
-	err     error
+	h       *cache.Handle
 	size    int64 // bytes reserved from the budget
+	ended   bool  // the load has ended (guarded by Reader.mu)
 	dropped bool  // released from held while still loading
 }
 
@@ -160,7 +159,7 @@ func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reade
 		held: map[int64]*ahead{}, lastRead: p.now(),
 		// A file is most often read from its start: a read at 0 continues
 		// this stream at once.
-		streams: []stream{{next: 0, window: bs, reads: 1}},
+		streams: []stream{{next: 0, window: min(2*bs, max(p.cfg.MaxWindow, bs)), reads: 1}},
 	}
 	p.readers[r] = struct{}{}
 	return r, nil
@@ -324,7 +323,7 @@ func (r *Reader) classify(off, n int64) int {
 			lru = i
 		}
 	}
-	ns := stream{next: off + n, window: r.bs, reads: 1, used: r.tick}
+	ns := stream{next: off + n, window: r.startWindow(n), reads: 1, used: r.tick}
 	if len(r.streams) < r.p.cfg.Streams {
 		r.streams = append(r.streams, ns)
 	} else {
@@ -390,29 +389,24 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 			done += n
 			continue
 		}
-		select {
-		case <-a.done:
-		default:
-			waited = true
-			select {
-			case <-a.done:
-			case <-r.ctx.Done():
-				return done, waited, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, r.ctx.Err())
-			}
+		if !a.h.Ready(boff + n) {
+			waited = true // the reader caught up with the load
 		}
-		if a.err != nil {
-			// Forget the failed block so a later read tries again.
-			r.mu.Lock()
-			if r.held[idx] == a {
-				r.release(idx)
+		if err := a.h.Wait(r.ctx, boff+n); err != nil {
+			if a.h.Err() != nil {
+				// Forget the failed block so a later read tries again.
+				r.mu.Lock()
+				if r.held[idx] == a {
+					r.release(idx)
+				}
+				r.mu.Unlock()
 			}
-			r.mu.Unlock()
-			return done, waited, a.err
+			return done, waited, err
 		}
-		copy(dst, a.data[boff:])
+		copy(dst, a.h.Bytes()[boff:boff+n])
 		r.p.stats.heldHits.Add(1)
 		done += n
-		if big && boff+n == int64(len(a.data)) && done < int64(len(p)) {
+		if big && boff+n == a.size && done < int64(len(p)) {
 			r.mu.Lock()
 			if r.held[idx] == a {
 				r.release(idx)
@@ -437,7 +431,12 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 	if !r.p.budget.TryAcquire(size) {
 		return nil, nil
 	}
-	a := &ahead{done: make(chan struct{}), size: size}
+	h, err := r.p.blocks.Start(r.ctx, r.obj, idx)
+	if err != nil {
+		r.p.budget.Release(size)
+		return nil, err
+	}
+	a := &ahead{h: h, size: size}
 	r.mu.Lock()
 	if prev := r.held[idx]; prev != nil || r.closed {
 		r.mu.Unlock()
@@ -447,15 +446,25 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 		}
 		return prev, nil
 	}
+	r.p.mu.Lock()
+	if r.p.closed {
+		r.p.mu.Unlock()
+		r.mu.Unlock()
+		r.p.budget.Release(size)
+		return nil, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
+	}
+	r.p.wg.Add(1)
+	r.p.mu.Unlock()
 	r.held[idx] = a
-	r.wg.Add(1)
 	r.mu.Unlock()
+	// Mark the load ended, and return the reservation of a block let go
+	// while it was loading (the load goes on for the cache). This outlives
+	// the Reader, not the Prefetcher.
 	go func() {
-		defer r.wg.Done()
-		data, err := r.p.blocks.Load(r.ctx, r.obj, idx)
+		defer r.p.wg.Done()
+		<-h.Done()
 		r.mu.Lock()
-		a.data, a.err = data, err
-		close(a.done)
+		a.ended = true
 		if a.dropped {
 			r.p.budget.Release(a.size)
 		}
@@ -473,6 +482,12 @@ func (r *Reader) grow(si int, waited bool) {
 	}
 }
 
+// startWindow is a new stream's window: two blocks, or twice the read
+// that started it, whichever is larger, within MaxWindow.
+func (r *Reader) startWindow(n int64) int64 {
+	return min(max(2*r.bs, 2*n), max(r.p.cfg.MaxWindow, r.bs))
+}
+
 // schedule starts loading the blocks of stream si from offset from to its
 // window's end past its position, at most Concurrency loading at once,
 // each reserved from the budget first; a reservation that fails halves the
@@ -487,9 +502,7 @@ func (r *Reader) schedule(si int, from int64) {
 	last := min((s.next+s.window-1)/r.bs, r.nb-1)
 	loading := 0
 	for _, a := range r.held {
-		select {
-		case <-a.done:
-		default:
+		if !a.ended {
 			loading++
 		}
 	}
@@ -548,14 +561,10 @@ func (r *Reader) trim() {
 func (r *Reader) release(idx int64) {
 	a := r.held[idx]
 	delete(r.held, idx)
-	select {
-	case <-a.done:
-		if a.err == nil && a.data != nil {
-			r.p.stats.released.Add(1)
-		}
+	if a.ended {
 		r.p.budget.Release(a.size)
-	default:
-		a.dropped = true // the loading goroutine releases it
+	} else {
+		a.dropped = true // the watching goroutine releases it
 	}
 }
 
@@ -595,7 +604,6 @@ func (r *Reader) Close() error {
 	r.cancel()
 	r.dropAll()
 	r.mu.Unlock()
-	r.wg.Wait()
 	r.p.mu.Lock()
 	delete(r.p.readers, r)
 	r.p.mu.Unlock()
@@ -603,7 +611,7 @@ func (r *Reader) Close() error {
 }
 
 type counters struct {
-	readahead, heldHits, released, resets, randomReads, budgetShort, idleReclaims atomic.Int64
+	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims atomic.Int64
 }
 
 // Stats are a Prefetcher's counters since it was made.

@@ -54,8 +54,8 @@ func setup(t *testing.T, size int, cfg prefetch.Config, tiers ...tier.Tier) *env
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		blocks.Close() // cancels the loads, which p.Close waits for
 		p.Close()
-		blocks.Close()
 	})
 	return &env{store: s, blocks: blocks, p: p, obj: obj, data: data}
 }
@@ -343,8 +343,8 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Errorf("ReadAt after Close: %v", err)
 	}
 	close(release)
-	e.p.Close()
 	e.blocks.Close()
+	e.p.Close()
 	for i := 0; runtime.NumGoroutine() > before && i < 1000; i++ {
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
