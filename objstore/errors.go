@@ -3,6 +3,8 @@ package objstore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/http"
 	"strings"
 )
 
@@ -66,4 +68,22 @@ func (e *Error) Unwrap() []error {
 // and cause (may be nil).
 func NewError(op, key string, sentinel, cause error) error {
 	return &Error{Op: op, Key: key, Sentinel: sentinel, Err: cause}
+}
+
+// StatusSentinel returns the sentinel an object store's HTTP status code
+// maps to (404 fs.ErrNotExist; 401 and 403 fs.ErrPermission; 412
+// ErrChanged; 416 fs.ErrInvalid), or nil. Backends use it when a response
+// carries no error code of its own, as HEAD responses do not.
+func StatusSentinel(status int) error {
+	switch status {
+	case http.StatusNotFound:
+		return fs.ErrNotExist
+	case http.StatusForbidden, http.StatusUnauthorized:
+		return fs.ErrPermission
+	case http.StatusPreconditionFailed:
+		return ErrChanged
+	case http.StatusRequestedRangeNotSatisfiable:
+		return fs.ErrInvalid
+	}
+	return nil
 }

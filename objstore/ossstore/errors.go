@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"strings"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -47,17 +46,7 @@ func sentinelFor(err error) error {
 		}
 		// HEAD responses carry no body, so their code may be missing
 		// ("BadErrorResponse"): the status decides.
-		switch se.StatusCode {
-		case http.StatusNotFound:
-			return fs.ErrNotExist
-		case http.StatusForbidden, http.StatusUnauthorized:
-			return fs.ErrPermission
-		case http.StatusPreconditionFailed:
-			return objstore.ErrChanged
-		case http.StatusRequestedRangeNotSatisfiable:
-			return fs.ErrInvalid
-		}
-		return nil
+		return objstore.StatusSentinel(se.StatusCode)
 	}
 	var pe oss.InvalidParamError
 	if errors.As(err, &pe) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -77,17 +76,7 @@ func classify(err error) error {
 			return fs.ErrInvalid
 		}
 	}
-	switch httpStatus(err) {
-	case http.StatusNotFound:
-		return fs.ErrNotExist
-	case http.StatusForbidden, http.StatusUnauthorized:
-		return fs.ErrPermission
-	case http.StatusPreconditionFailed:
-		return objstore.ErrChanged
-	case http.StatusRequestedRangeNotSatisfiable:
-		return fs.ErrInvalid
-	}
-	return nil
+	return objstore.StatusSentinel(httpStatus(err))
 }
 
 // httpStatus returns the HTTP status code of the response behind err, or
