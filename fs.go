@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/consistency"
@@ -128,6 +129,28 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 	}, nil
 }
 
+// flusher is a tier that writes behind: Flush waits for what it queued.
+type flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// flushTiers waits for the tiers that write behind (the disk tier) to
+// write what they have queued.
+func flushTiers(ctx context.Context, tiers []tier.Tier) error {
+	var errs []error
+	for _, t := range tiers {
+		if f, ok := t.(flusher); ok {
+			errs = append(errs, f.Flush(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// closeFlushTimeout bounds how long Close waits for the disk tier to write
+// the blocks it has queued (at most FillQueue blocks), so that the next
+// process finds them.
+const closeFlushTimeout = 30 * time.Second
+
 func closeTiers(tiers []tier.Tier) error {
 	var errs []error
 	for _, t := range tiers {
@@ -150,8 +173,16 @@ func (fsys *FS) Close() error {
 	fsys.closed = true
 	fsys.mu.Unlock()
 	fsys.cancel()
-	// The cache first: it cancels the loads, which the prefetcher waits for.
-	errs := []error{fsys.blocks.Close(), fsys.pf.Close(), closeTiers(fsys.tiers)}
+	// The cache first: it cancels the loads, which the prefetcher waits
+	// for. Then the blocks the disk tier has queued are written, so the
+	// next process on the same directories finds them.
+	errs := []error{fsys.blocks.Close(), fsys.pf.Close()}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(fsys.ctx), closeFlushTimeout)
+	if err := flushTiers(ctx, fsys.tiers); err != nil {
+		fsys.log.Debug("tierfs: flushing the disk tier on close", "err", err)
+	}
+	cancel()
+	errs = append(errs, closeTiers(fsys.tiers))
 	if c, ok := fsys.store.(io.Closer); ok && fsys.ownStore {
 		errs = append(errs, c.Close())
 	}

@@ -374,39 +374,48 @@ func TestWarmupCancel(t *testing.T) {
 	s.SetHook(nil)
 }
 
-// A second FS on the same disk dirs reads what the first fetched.
+// A second FS on the same disk dirs reads what the first fetched, whether
+// the first read the file or warmed it up.
 func TestWarmRestartFromDisk(t *testing.T) {
-	const size = 20 << 20
-	data := storetest.Data(5, size)
-	s := mustMem(t, map[string][]byte{"model.bin": data})
-	dirs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
-	disk := tier.DiskConfig{Dirs: dirs, Quota: 256 << 20}
-	open := func() *tierfs.FS {
-		fsys, err := tierfs.New(s, tierfs.WithMemoryCache(0), tierfs.WithDiskCache(disk), tierfs.WithBlockSize(1<<20))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fsys
+	for _, how := range []string{"read", "warmup"} {
+		t.Run(how, func(t *testing.T) {
+			const size = 20 << 20
+			data := storetest.Data(5, size)
+			s := mustMem(t, map[string][]byte{"model.bin": data})
+			dirs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
+			disk := tier.DiskConfig{Dirs: dirs, Quota: 256 << 20}
+			open := func() *tierfs.FS {
+				fsys, err := tierfs.New(s, tierfs.WithMemoryCache(0), tierfs.WithDiskCache(disk), tierfs.WithBlockSize(1<<20))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fsys
+			}
+			first := open()
+			if how == "warmup" {
+				if err := first.Warmup(t.Context(), []string{"model.bin"}, nil); err != nil {
+					t.Fatal(err)
+				}
+			} else if got, err := fs.ReadFile(first, "model.bin"); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("first read: %v", err)
+			}
+			if err := first.Close(); err != nil { // writes what the disk tier queued
+				t.Fatal(err)
+			}
+			s.ResetStats()
+			second := open()
+			defer second.Close()
+			got, err := fs.ReadFile(second, "model.bin")
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read after restart: %v", err)
+			}
+			sent := s.Total().BodyBytes
+			if float64(sent) >= 0.1*size {
+				t.Errorf("after a restart the origin sent %d bytes of a %d-byte object (%.1f%%), want < 10%%", sent, size, 100*float64(sent)/size)
+			}
+			t.Logf("origin bytes after restart: %d (%.2f%% of the object)", sent, 100*float64(sent)/size)
+		})
 	}
-	first := open()
-	if err := first.Warmup(t.Context(), []string{"model.bin"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Close(); err != nil { // waits for the disk fills
-		t.Fatal(err)
-	}
-	s.ResetStats()
-	second := open()
-	defer second.Close()
-	got, err := fs.ReadFile(second, "model.bin")
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("read after restart: %v", err)
-	}
-	sent := s.Total().BodyBytes
-	if float64(sent) >= 0.1*size {
-		t.Errorf("after a restart the origin sent %d bytes of a %d-byte object (%.1f%%), want < 10%%", sent, size, 100*float64(sent)/size)
-	}
-	t.Logf("origin bytes after restart: %d (%.2f%% of the object)", sent, 100*float64(sent)/size)
 }
 
 // waitFor polls cond until it holds, failing after a generous deadline;

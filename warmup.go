@@ -95,6 +95,11 @@ func (fsys *FS) Warmup(ctx context.Context, patterns []string, progress func(War
 	if err == nil {
 		err = ctx.Err()
 	}
+	if err == nil {
+		// Warmed blocks are on disk when Warmup returns, not just queued.
+		fsys.blocks.Wait()
+		err = flushTiers(ctx, fsys.tiers)
+	}
 	if err != nil {
 		return fmt.Errorf("tierfs: warmup: %w", err)
 	}
