@@ -286,7 +286,11 @@ func (r *Reader) classify(off, n int64) int {
 		s := &r.streams[i]
 		back, fwd := int64(nearGap), int64(nearGap)
 		if s.reads >= 2 && !r.random {
-			back, fwd = r.p.cfg.Backward, r.p.cfg.Forward
+			// A read up to Forward behind an established stream is a
+			// straggler of it (goroutines reading in order, one of them
+			// late): it continues the stream, and readSequential fetches
+			// only its bytes if its block was already let go.
+			back, fwd = max(r.p.cfg.Backward, r.p.cfg.Forward), r.p.cfg.Forward
 		}
 		if off < s.next-back || off > s.next+fwd {
 			continue
@@ -368,6 +372,15 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 		a := r.held[idx]
 		r.mu.Unlock()
 		if a == nil && r.p.blocks.ReadCached(r.ctx, r.obj, idx, dst, boff) {
+			done += n
+			continue
+		}
+		if a == nil && si >= 0 && (idx+1)*r.bs <= r.keepFrom(si) {
+			// A straggler behind the blocks the stream keeps: its block
+			// was fetched and let go; fetch only the bytes asked.
+			if _, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, dst, pos, cache.Partial); err != nil && err != io.EOF {
+				return done, waited, err
+			}
 			done += n
 			continue
 		}
@@ -471,6 +484,17 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 		r.mu.Unlock()
 	}()
 	return a, nil
+}
+
+// keepFrom returns the offset from which stream si keeps blocks: Backward
+// behind its position.
+func (r *Reader) keepFrom(si int) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if si >= len(r.streams) {
+		return 0
+	}
+	return r.streams[si].next - r.p.cfg.Backward
 }
 
 // grow doubles stream si's window when the reader had to wait, up to
