@@ -115,6 +115,11 @@ type benchFS struct {
 
 func (b *benchFS) Close() error { return errors.Join(b.FS.Close(), b.st.Close()) }
 
+// shaping is the server's shaping from the flags.
+func (e *env) shaping() s3test.Shaping {
+	return s3test.Shaping{Latency: e.cfg.latency, ConnBandwidth: e.cfg.connBW, TotalBandwidth: e.cfg.totalBW}
+}
+
 func newSDK(endpoint string, hc *http.Client) *s3.Client {
 	return s3.NewFromConfig(aws.Config{
 		Region:      "us-east-1",

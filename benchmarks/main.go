@@ -34,6 +34,8 @@ type config struct {
 	latency     time.Duration
 	connBW      int64 // bytes/s per connection; 0 = no cap
 	totalBW     int64 // bytes/s over all connections; 0 = no cap
+	wideTotalBW int64 // total cap of scenario 1b; 0 = no cap
+	wideConc    int   // tierfs's readahead concurrency in scenario 1b
 	size        int64 // the big object
 	linkConns   int   // connections the link ceiling assumes
 	files       int   // small files in scenario 7
@@ -61,14 +63,16 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	fl := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
 	var c config
-	var connBW, totalBW, size, budget, scen string
+	var connBW, totalBW, wideTotalBW, size, budget, scen string
 	fl.DurationVar(&c.latency, "latency", 20*time.Millisecond, "first-byte latency the emulated store adds to every request")
 	fl.StringVar(&connBW, "conn-bw", "50MB", "bandwidth cap per connection, bytes/s (suffixes KB MB GB KiB MiB GiB; 0 = none)")
 	fl.StringVar(&totalBW, "total-bw", "200MB", "bandwidth cap over all connections, bytes/s (0 = none)")
+	fl.StringVar(&wideTotalBW, "wide-total-bw", "0", "total bandwidth cap of scenario 1b, where 8× single-stream is reachable (0 = none)")
+	fl.IntVar(&c.wideConc, "wide-concurrency", 16, "tierfs's readahead concurrency (prefetch.Config.Concurrency) in scenario 1b")
 	fl.StringVar(&size, "size", "256MiB", "size of the big object of scenarios 1-6")
 	fl.IntVar(&c.linkConns, "link-conns", 16, "connections the link ceiling assumes: min(total-bw, link-conns × conn-bw)")
 	fl.IntVar(&c.files, "files", 500, "small files (64-512 KiB) in scenario 7")
-	fl.IntVar(&c.randomReads, "random-reads", 100, "random reads in scenario 4")
+	fl.IntVar(&c.randomReads, "random-reads", 200, "random reads in scenario 4, spread over the whole object")
 	fl.IntVar(&c.handles, "handles", 256, "open handles in scenario 6")
 	fl.StringVar(&budget, "budget", "512MiB", "readahead memory budget in scenario 6")
 	fl.StringVar(&scen, "scenarios", "1,2,3,4,5,6,7", "scenarios to run, comma-separated")
@@ -86,7 +90,7 @@ func parseFlags(args []string) (config, error) {
 		name string
 		s    string
 		dst  *int64
-	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
+	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
 		if *p.dst, err = parseBytes(p.s); err != nil {
 			return c, fmt.Errorf("%s: %w", p.name, err)
 		}
@@ -97,8 +101,8 @@ func parseFlags(args []string) (config, error) {
 	if c.size < 16<<20 {
 		return c, fmt.Errorf("-size: %d is under 16 MiB", c.size)
 	}
-	if c.linkConns < 1 || c.files < 1 || c.randomReads < 1 || c.handles < 1 {
-		return c, fmt.Errorf("-link-conns, -files, -random-reads and -handles must be at least 1")
+	if c.linkConns < 1 || c.files < 1 || c.randomReads < 1 || c.handles < 1 || c.wideConc < 1 {
+		return c, fmt.Errorf("-link-conns, -files, -random-reads, -handles and -wide-concurrency must be at least 1")
 	}
 	for f := range strings.SplitSeq(scen, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -169,6 +173,7 @@ func run(ctx context.Context, cfg config) error {
 		"latency":  cfg.latency.String(),
 		"conn-bw":  rate(cfg.connBW),
 		"total-bw": rate(cfg.totalBW),
+		"budget":   human(cfg.budget),
 		"size":     human(cfg.size),
 		"cpus":     strconv.Itoa(runtime.NumCPU()),
 		"go":       runtime.Version(),

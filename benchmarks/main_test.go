@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -70,17 +71,24 @@ func TestLinkLimit(t *testing.T) {
 	}
 }
 
-func TestFindCounter(t *testing.T) {
-	type inner struct{ PrefetchResets int64 }
-	v := struct {
-		A     int
-		Inner inner
-	}{A: 1, Inner: inner{PrefetchResets: 7}}
-	name, got, ok := findCounter(v, "reset")
-	if !ok || got != 7 || name != "Inner.PrefetchResets" {
-		t.Errorf("findCounter = %q %d %v", name, got, ok)
+func TestJitteredOrder(t *testing.T) {
+	const size, chunk, jitter = 64<<20 + 5, 128 << 10, 512 << 10
+	order := jitteredOrder(size, chunk, jitter, rand.New(rand.NewPCG(1, 2)))
+	seen := map[int64]bool{}
+	moved := false
+	for i, off := range order {
+		if off%chunk != 0 || off >= size || seen[off] {
+			t.Fatalf("order[%d] = %d: not a new chunk offset", i, off)
+		}
+		seen[off] = true
+		// A chunk's key is within ±jitter of its offset, so it is taken
+		// at most 2×jitter away from its place in order.
+		if d := off - int64(i)*chunk; d > 2*jitter || d < -2*jitter {
+			t.Errorf("order[%d] = %d: displaced by %d", i, off, d)
+		}
+		moved = moved || off != int64(i)*chunk
 	}
-	if _, _, ok := findCounter(v, "nothing"); ok {
-		t.Error("found a counter that is not there")
+	if len(order) != (size+chunk-1)/chunk || !moved {
+		t.Errorf("%d chunks, moved %v", len(order), moved)
 	}
 }

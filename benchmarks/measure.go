@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -57,13 +56,17 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // linkLimit is the emulated link's limit in MB/s for conns connections:
 // min(total cap, conns × per-connection cap); +Inf when neither is capped.
-func (c config) linkLimit(conns int) float64 {
+func (c config) linkLimit(conns int) float64 { return linkLimit(c.totalBW, c.connBW, conns) }
+
+// linkLimit is min(total, conns × perConn) in MB/s, from caps in bytes/s
+// (0 = no cap); +Inf when neither is capped.
+func linkLimit(total, perConn int64, conns int) float64 {
 	l := math.Inf(1)
-	if c.connBW > 0 {
-		l = float64(int64(conns)*c.connBW) / 1e6
+	if perConn > 0 {
+		l = float64(int64(conns)*perConn) / 1e6
 	}
-	if c.totalBW > 0 {
-		l = min(l, float64(c.totalBW)/1e6)
+	if total > 0 {
+		l = min(l, float64(total)/1e6)
 	}
 	return l
 }
@@ -117,43 +120,6 @@ func (e *env) ensureRTT(ctx context.Context) error {
 	get, _, err := e.roundTrip(ctx)
 	e.rtt = get
 	return err
-}
-
-// findCounter looks through v (a struct, recursively) for an integer
-// field whose name contains substr, case-insensitively. It lets the harness
-// report counters, such as prefetch resets, that the library may or may not
-// have yet without failing to build.
-func findCounter(v any, substr string) (name string, val int64, ok bool) {
-	var walk func(rv reflect.Value, path string) bool
-	walk = func(rv reflect.Value, path string) bool {
-		switch rv.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			return !rv.IsNil() && walk(rv.Elem(), path)
-		case reflect.Struct:
-			t := rv.Type()
-			for i := range t.NumField() {
-				f := t.Field(i)
-				if !f.IsExported() {
-					continue
-				}
-				p := f.Name
-				if path != "" {
-					p = path + "." + f.Name
-				}
-				fv := rv.Field(i)
-				if fv.CanInt() && strings.Contains(strings.ToLower(f.Name), strings.ToLower(substr)) {
-					name, val = p, fv.Int()
-					return true
-				}
-				if walk(fv, p) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	ok = walk(reflect.ValueOf(v), "")
-	return name, val, ok
 }
 
 func ratio(a, b float64) float64 {

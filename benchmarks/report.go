@@ -50,6 +50,8 @@ type results struct {
 	Failures []string          `json:"failures,omitempty"`
 }
 
+// add appends x and returns it for its goal to be set. The pointer is good
+// only until the next add, which may move the rows.
 func (r *results) add(x row) *row {
 	r.Rows = append(r.Rows, x)
 	return &r.Rows[len(r.Rows)-1]
@@ -57,12 +59,30 @@ func (r *results) add(x row) *row {
 
 func met(ok bool) *bool { return &ok }
 
-// goalAtLeast and goalAtMost fill a row's goal.
+// atLeast, above and atMost fill a row's goal. Only the issue's goals go
+// in the goal column; other targets are references (see reference).
 func (x *row) atLeast(goal float64, unit string) {
 	x.Goal = "≥ " + num(goal) + unit
 	if !x.NA {
 		x.Met = met(x.Value >= goal)
 	}
+}
+
+func (x *row) above(goal float64, unit string) {
+	x.Goal = "> " + num(goal) + unit
+	if !x.NA {
+		x.Met = met(x.Value > goal)
+	}
+}
+
+// reference notes a target that the issue does not set (from the research
+// notes, say) and whether it holds; it never fills the goal column.
+func (x *row) reference(target string, ok bool) {
+	holds := "does not hold"
+	if ok {
+		holds = "holds"
+	}
+	x.Note = joinNonEmpty(x.Note, "reference, not a goal: "+target+" ("+holds+")")
 }
 
 func (x *row) atMost(goal float64, unit string) {
@@ -137,6 +157,7 @@ func (r *results) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
 			cell(x.Name), x.value(), x.cpu(), cell(x.Versus), cell(x.Goal), x.met(), cell(x.Note))
 	}
+	r.goalSummary(w)
 	if len(r.Failures) > 0 {
 		fmt.Fprintf(w, "\n## Failures\n\n")
 		for _, f := range r.Failures {
@@ -173,4 +194,32 @@ func (r *results) write(dir string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// goalSummary lists every row held to one of the issue's goals.
+func (r *results) goalSummary(w io.Writer) {
+	var goals []row
+	n := 0
+	for _, x := range r.Rows {
+		if x.Goal == "" {
+			continue
+		}
+		goals = append(goals, x)
+		if x.Met != nil && *x.Met {
+			n++
+		}
+	}
+	if len(goals) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n## The issue's goals: %d of %d met\n\n", n, len(goals))
+	fmt.Fprintln(w, "| scenario | measure | value | goal | met |")
+	fmt.Fprintln(w, "|---|---|--:|---|---|")
+	for _, x := range goals {
+		m := x.met()
+		if x.Met == nil {
+			m = "n/a"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", cell(x.Scenario), cell(x.Name), x.value(), cell(x.Goal), m)
+	}
 }

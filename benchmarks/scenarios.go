@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,13 +19,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tierfs/tierfs"
+	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
 
 const (
-	bigKey    = "big.bin"
-	smallDir  = "small"
-	readahead = "tierfs.WithReadahead is not in the library yet, so tierfs reads one block at a time (no readahead)"
+	bigKey   = "big.bin"
+	smallDir = "small"
 )
 
 // seed creates the bucket and its objects (directly: not counted, shaped
@@ -67,13 +69,41 @@ func copyFile(fsys fs.FS, name string) (int64, error) {
 	return io.Copy(io.Discard, f)
 }
 
-// 1. Cold sequential read of the big object.
+// 1. Cold sequential read of the big object: at the default shaping and
+// options, then (1b) with the total cap lifted and tierfs at a higher
+// readahead concurrency, where 8× single-stream is reachable in principle.
 func (e *env) coldSequential(ctx context.Context) error {
-	sc := fmt.Sprintf("1. cold sequential read of %s (io.Copy)", human(e.cfg.size))
-	r, size := e.res, e.cfg.size
-	ceiling := e.cfg.linkLimit(e.cfg.linkConns)
-	link := r.add(row{Scenario: sc, Name: fmt.Sprintf("link limit: min(total cap, %d × per-connection cap)", e.cfg.linkConns), Value: ceiling, Unit: "MB/s", Role: roleLink})
-	if math.IsInf(ceiling, 1) {
+	sc := fmt.Sprintf("1. cold sequential read of %s (io.Copy), default options", human(e.cfg.size))
+	seq, err := e.sequential(ctx, sc, e.cfg.totalBW, nil, false)
+	if err != nil {
+		return err
+	}
+	e.seqRate = seq
+
+	sh := e.shaping()
+	wide := sh
+	wide.TotalBandwidth = e.cfg.wideTotalBW
+	e.srv.SetShaping(wide)
+	defer e.srv.SetShaping(sh)
+	total := "no total cap"
+	if e.cfg.wideTotalBW > 0 {
+		total = "total cap " + rate(e.cfg.wideTotalBW)
+	}
+	sc = fmt.Sprintf("1b. cold sequential read of %s (io.Copy), %s, tierfs at prefetch.Config{Concurrency: %d}", human(e.cfg.size), total, e.cfg.wideConc)
+	_, err = e.sequential(ctx, sc, e.cfg.wideTotalBW, &prefetch.Config{Concurrency: e.cfg.wideConc}, true)
+	return err
+}
+
+// sequential measures one cold sequential read of the big object with
+// the server's total cap at totalBW and tierfs at ra (nil: the default
+// options), beside single-stream GetObject and the transfer manager. It
+// returns tierfs's rate in MB/s.
+func (e *env) sequential(ctx context.Context, sc string, totalBW int64, ra *prefetch.Config, short bool) (float64, error) {
+	r, size, connBW := e.res, e.cfg.size, e.cfg.connBW
+	one := linkLimit(totalBW, connBW, 1)
+	ref := linkLimit(totalBW, connBW, e.cfg.linkConns)
+	link := r.add(row{Scenario: sc, Name: fmt.Sprintf("reference: link limit at %d connections (-link-conns)", e.cfg.linkConns), Value: ref, Unit: "MB/s", Role: roleLink})
+	if math.IsInf(ref, 1) {
 		link.NA, link.Note = true, "no cap: the CPUs are the limit"
 	}
 
@@ -84,15 +114,23 @@ func (e *env) coldSequential(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("single-stream GetObject: %w", err)
+		return 0, fmt.Errorf("single-stream GetObject: %w", err)
 	}
 	single := mbps(n, m.wall)
 	r.add(row{Scenario: sc, Name: "single-stream GetObject (plain SDK, io.Copy of the body)", Value: single, Unit: "MB/s", CPU: m.cpu,
-		Versus: times(ratio(single, e.cfg.linkLimit(1)), "link at 1 connection"), Role: roleBaseline})
+		Versus: times(ratio(single, one), "link at 1 connection"), Role: roleBaseline})
 
-	fsys, err := e.newFS(ctx)
+	cfg := prefetch.DefaultConfig()
+	var opts []tierfs.Option
+	what := "default options"
+	if ra != nil {
+		opts = append(opts, tierfs.WithReadahead(*ra))
+		what = fmt.Sprintf("tierfs.WithReadahead(prefetch.Config{Concurrency: %d})", ra.Concurrency)
+		cfg.Concurrency = ra.Concurrency
+	}
+	fsys, err := e.newFS(ctx, opts...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer fsys.Close()
 	e.gauge.resetPeak()
@@ -103,29 +141,39 @@ func (e *env) coldSequential(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("tierfs: %w", err)
+		return 0, fmt.Errorf("tierfs: %w", err)
 	}
 	if n != size {
-		return fmt.Errorf("tierfs read %d bytes of %d", n, size)
+		return 0, fmt.Errorf("tierfs read %d bytes of %d", n, size)
 	}
-	conc := max(int(e.gauge.peak.Load()), 1)
-	st := e.srv.Total()
+	peak := int(e.gauge.peak.Load())
+	// The goal's link limit is at tierfs's concurrency: the readahead
+	// concurrency it was given, or the GETs it had in flight at peak if
+	// more (so a tierfs that used fewer connections is not let off).
+	conc := max(cfg.Concurrency, peak, 1)
+	ceiling := linkLimit(totalBW, connBW, conc)
+	st, ps := e.srv.Total(), fsys.Stats().Prefetch
 	tfs := mbps(n, m.wall)
-	e.seqRate = tfs
-	r.add(row{Scenario: sc, Name: fmt.Sprintf("link limit at tierfs's concurrency (%d GET(s) in flight at peak)", conc), Value: e.cfg.linkLimit(conc), Unit: "MB/s", Role: roleLink})
+	r.add(row{Scenario: sc, Name: fmt.Sprintf("link limit: min(total cap, %d × per-connection cap)", conc), Value: ceiling, Unit: "MB/s", Role: roleLink,
+		Note: fmt.Sprintf("%d = max(readahead concurrency %d, %d GETs in flight at peak)", conc, cfg.Concurrency, peak)})
 
-	// The transfer manager, at its defaults and at tierfs's concurrency.
-	tmRates := map[string]float64{}
+	// The transfer manager: at its defaults, at tierfs's concurrency, and
+	// (references) with ranges at its default concurrency and DownloadObject.
 	type tmRun struct {
 		key, name, api, typ string
 		conc                int
 	}
 	runs := []tmRun{
 		{"default", fmt.Sprintf("transfermanager GetObject, defaults (split by parts, concurrency %d)", tmDefaultConcurrency), "getobject", "parts", 0},
-		{"ranges", fmt.Sprintf("transfermanager GetObject, 8 MiB ranges, concurrency %d", tmDefaultConcurrency), "getobject", "ranges", 0},
-		{"download", fmt.Sprintf("transfermanager DownloadObject (WriterAt), 8 MiB ranges, concurrency %d", tmDefaultConcurrency), "download", "ranges", 0},
 		{"equal", fmt.Sprintf("transfermanager GetObject, 8 MiB ranges, concurrency %d (= tierfs)", conc), "getobject", "ranges", conc},
+		{"download-equal", fmt.Sprintf("transfermanager DownloadObject (WriterAt), 8 MiB ranges, concurrency %d (= tierfs)", conc), "download", "ranges", conc},
 	}
+	if !short {
+		runs = append(runs,
+			tmRun{"ranges", fmt.Sprintf("transfermanager GetObject, 8 MiB ranges, concurrency %d", tmDefaultConcurrency), "getobject", "ranges", 0},
+			tmRun{"download", fmt.Sprintf("transfermanager DownloadObject (WriterAt), 8 MiB ranges, concurrency %d", tmDefaultConcurrency), "download", "ranges", 0})
+	}
+	tmRates := map[string]float64{}
 	for _, tr := range runs {
 		x := row{Scenario: sc, Name: tr.name, Unit: "MB/s", Role: roleBaseline}
 		if e.tm == nil {
@@ -135,10 +183,10 @@ func (e *env) coldSequential(ctx context.Context) error {
 		}
 		res, m, err := e.tm.run(ctx, bigKey, tr.api, tr.typ, tr.conc)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if res.Bytes != size {
-			return fmt.Errorf("%s read %d bytes of %d", tr.name, res.Bytes, size)
+			return 0, fmt.Errorf("%s read %d bytes of %d", tr.name, res.Bytes, size)
 		}
 		x.Value, x.CPU = mbps(res.Bytes, time.Duration(res.Seconds*float64(time.Second))), m.cpu
 		if tr.key == "default" {
@@ -148,22 +196,31 @@ func (e *env) coldSequential(ctx context.Context) error {
 		r.add(x)
 	}
 
-	r.add(row{Scenario: sc, Name: "tierfs io.Copy (WriteTo), cold, default options", Value: tfs, Unit: "MB/s", CPU: m.cpu,
+	r.add(row{Scenario: sc, Name: "tierfs io.Copy (WriteTo), cold, " + what, Value: tfs, Unit: "MB/s", CPU: m.cpu,
 		Versus: joinNonEmpty(times(ratio(tfs, single), "single-stream"), times(ratio(tfs, ceiling), "link")),
-		Note:   fmt.Sprintf("%d GETs, %d HEADs, %s from the origin; %s", st.Gets, st.Heads, human(st.BodyBytes), readahead), Role: roleTierfs})
-	add := func(name string, base float64, goal float64, why string) {
-		x := r.add(row{Scenario: sc, Name: name, Value: ratio(tfs, base), Unit: "×", Role: roleInfo, Note: why})
-		if math.IsNaN(x.Value) {
-			x.NA = true
-			return
-		}
-		x.atLeast(goal, "×")
+		Note: fmt.Sprintf("%d GETs, %d HEADs, %s from the origin; %d blocks read ahead, %d prefetch resets, budget peak %s",
+			st.Gets, st.Heads, human(st.BodyBytes), ps.ReadaheadBlocks, ps.Resets, human(ps.BudgetPeak)), Role: roleTierfs})
+	add := func(name string, base float64) *row {
+		x := r.add(row{Scenario: sc, Name: name, Value: ratio(tfs, base), Unit: "×", Role: roleInfo})
+		x.NA = math.IsNaN(x.Value)
+		return x
 	}
-	add("tierfs / link limit", ceiling, 0.8, "sequential reads should fill the link (readahead.md §3: Mountpoint, gcsfuse)")
-	add("tierfs / single-stream", single, 2, "gcsfuse buffered read: 2-6× over sequential (readahead.md §3)")
-	add("tierfs / transfermanager (defaults)", tmRates["default"], 1, "")
-	add("tierfs / transfermanager (equal concurrency)", tmRates["equal"], 1, "")
-	return nil
+	add(fmt.Sprintf("tierfs / link limit at %d connections", conc), ceiling).atLeast(0.9, "×")
+	x := add("tierfs / single-stream", single)
+	x.atLeast(8, "×")
+	if reach := ratio(ceiling, one); reach < 8 {
+		x.Note = fmt.Sprintf("8× is impossible by construction here: the link limit at %d connections is %s× one connection's (%s / %s)%s",
+			conc, num(reach), rate(int64(ceiling*1e6)), rate(int64(one*1e6)), map[bool]string{true: "; see 1b, without the total cap", false: ""}[!short])
+	} else {
+		x.Note = fmt.Sprintf("reachable in principle: the link limit at %d connections is %s× one connection's, if the CPUs allow (see CPU)", conc, num(reach))
+	}
+	add("tierfs / transfermanager (defaults)", tmRates["default"]).above(1, "×")
+	add(fmt.Sprintf("tierfs / transfermanager GetObject at equal concurrency (%d)", conc), tmRates["equal"]).above(1, "×")
+	y := add(fmt.Sprintf("tierfs / transfermanager DownloadObject at equal concurrency (%d)", conc), tmRates["download-equal"])
+	if !y.NA {
+		y.reference("> 1× (DownloadObject is the transfer manager's fastest path, into a WriterAt, not a stream)", y.Value > 1)
+	}
+	return tfs, nil
 }
 
 // 2. Time to first byte, cold.
@@ -177,22 +234,27 @@ func (e *env) firstByte(ctx context.Context) error {
 	e.rtt = get
 	r.add(row{Scenario: sc, Name: "origin round trip: 1-byte ranged GET (median of 5)", Value: ms(get), Unit: "ms", Role: roleInfo})
 	r.add(row{Scenario: sc, Name: "origin HEAD (median of 5)", Value: ms(head), Unit: "ms", Role: roleInfo})
-	var ds []time.Duration
+	const runs = 5
+	var total, afterOpen, open []time.Duration
 	var cpu float64
 	var first string
-	for i := range 5 {
+	for i := range runs {
 		fsys, err := e.newFS(ctx)
 		if err != nil {
 			return err
 		}
 		e.srv.ResetStats()
+		var tOpen, tByte time.Duration
 		m, err := measure(func() error {
+			t0 := time.Now()
 			f, err := fsys.Open(bigKey)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
+			t1 := time.Now()
 			_, err = io.ReadFull(f, make([]byte, 1))
+			tOpen, tByte = t1.Sub(t0), time.Since(t1)
 			return err
 		})
 		st := e.srv.Total()
@@ -200,41 +262,54 @@ func (e *env) firstByte(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ds = append(ds, m.wall)
-		cpu += m.cpu / 5
+		total = append(total, tOpen+tByte)
+		open = append(open, tOpen)
+		afterOpen = append(afterOpen, tByte)
+		cpu += m.cpu / runs
 		if i == 0 {
 			first = fmt.Sprintf("%d GET(s) and %d HEAD(s) sent, %s of body sent by the time the byte arrived", st.Gets, st.Heads, human(st.BodyBytes))
 		}
 	}
-	t := percentile(ds, 50)
-	x := r.add(row{Scenario: sc, Name: "tierfs Open + first 1-byte Read, cold (median of 5)", Value: ms(t), Unit: "ms", CPU: cpu,
-		Versus: times(ratio(ms(t), ms(get)), "round trip"), Note: first + " (Mountpoint's first GET is 1.125 MiB: readahead.md §1.1)", Role: roleTierfs})
-	x.atMost(2*ms(get), " ms (2 round trips: a HEAD and a small first GET)")
+	rtt := ms(get)
+	t, o, a := ms(percentile(total, 50)), ms(percentile(open, 50)), ms(percentile(afterOpen, 50))
+	x := r.add(row{Scenario: sc, Name: fmt.Sprintf("tierfs Open + first 1-byte Read, cold (median of %d)", runs), Value: t, Unit: "ms", CPU: cpu,
+		Versus: times(t/rtt, "round trip"), Role: roleTierfs,
+		Note: first + "; tierfs opens with a HEAD and then GETs, so about 2.2 round trips is expected until Open stops asking first"})
+	x.atMost(1.2*rtt, " ms (1.2× round trip)")
+	r.add(row{Scenario: sc, Name: fmt.Sprintf("tierfs Open alone (median of %d)", runs), Value: o, Unit: "ms", Versus: times(o/rtt, "round trip"), Role: roleInfo})
+	r.add(row{Scenario: sc, Name: fmt.Sprintf("tierfs first 1-byte Read after Open (median of %d)", runs), Value: a, Unit: "ms", Versus: times(a/rtt, "round trip"), Role: roleInfo,
+		Note: "reference only: the goal is on Open + first byte"})
 	return nil
 }
 
-// 3. 16 readers of one file, sequential overall but reordered within
-// ±512 KiB, as FUSE's multi-threaded readahead delivers reads.
+// 3. 16 readers of one file, in order with ±512 KiB of jitter, as FUSE's
+// multi-threaded readahead delivers reads.
 func (e *env) reordered(ctx context.Context) error {
 	const (
 		readers = 16
 		chunk   = 128 << 10
-		group   = 8 // chunks of one 1 MiB band: ±512 KiB
+		jitter  = 512 << 10
 	)
-	sc := "3. 16 readers, 128 KiB reads reordered within ±512 KiB"
+	sc := "3. 16 goroutines, 128 KiB reads in order with ±512 KiB jitter"
 	r, size := e.res, e.cfg.size
-	// The order the reads are taken in: chunk indexes, shuffled within each
-	// band of 8. A shared atomic cursor hands them out; 16 goroutines
-	// reading at once add the scheduling's own reordering.
-	nchunks := int((size + chunk - 1) / chunk)
-	order := make([]int, nchunks)
-	rng := rand.New(rand.NewPCG(e.cfg.seed, 3))
-	for g := 0; g < nchunks; g += group {
-		band := order[g:min(g+group, nchunks)]
-		for i := range band {
-			band[i] = g + i
+	order := jitteredOrder(size, chunk, jitter, rand.New(rand.NewPCG(e.cfg.seed, 3)))
+	single := e.seqRate
+	if single == 0 { // scenario 1 did not run: measure one reader here
+		fsys, err := e.newFS(ctx)
+		if err != nil {
+			return err
 		}
-		rng.Shuffle(len(band), func(i, j int) { band[i], band[j] = band[j], band[i] })
+		var n int64
+		m, err := measure(func() error {
+			var err error
+			n, err = copyFile(fsys, bigKey)
+			return err
+		})
+		fsys.Close()
+		if err != nil {
+			return err
+		}
+		single = mbps(n, m.wall)
 	}
 	fsys, err := e.newFS(ctx)
 	if err != nil {
@@ -256,10 +331,10 @@ func (e *env) reordered(ctx context.Context) error {
 				buf := make([]byte, chunk)
 				for {
 					k := cursor.Add(1) - 1
-					if k >= int64(nchunks) {
+					if k >= int64(len(order)) {
 						return nil
 					}
-					off := int64(order[k]) * chunk
+					off := order[k]
 					n, err := ra.ReadAt(buf[:min(chunk, size-off)], off)
 					got.Add(int64(n))
 					if err != nil && err != io.EOF {
@@ -273,32 +348,41 @@ func (e *env) reordered(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := e.srv.Total()
+	st, ps := e.srv.Total(), fsys.Stats().Prefetch
 	rate := mbps(got.Load(), m.wall)
+	r.add(row{Scenario: sc, Name: "tierfs, one reader, cold io.Copy", Value: single, Unit: "MB/s", Role: roleBaseline,
+		Note: map[bool]string{true: "scenario 1", false: "measured here (scenario 1 did not run)"}[e.seqRate > 0]})
 	x := r.add(row{Scenario: sc, Name: "tierfs, 16 goroutines ReadAt on one handle", Value: rate, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs,
-		Note: fmt.Sprintf("%d GETs", st.Gets)})
-	if e.seqRate > 0 {
-		r.add(row{Scenario: sc, Name: "tierfs, one reader (scenario 1)", Value: e.seqRate, Unit: "MB/s", Role: roleBaseline})
-		x.Versus = times(rate/e.seqRate, "single reader")
-		x.Goal = "≥ 0.9× single reader"
-		x.Met = met(rate >= 0.9*e.seqRate)
-	}
+		Versus: times(rate/single, "single reader"), Note: fmt.Sprintf("%d GETs; %d blocks read ahead, %d reads in random mode", st.Gets, ps.ReadaheadBlocks, ps.RandomReads)})
+	x.Goal = "≥ 0.8× single reader"
+	x.Met = met(rate >= 0.8*single)
 	amp := r.add(row{Scenario: sc, Name: "origin bytes / bytes returned", Value: float64(st.BodyBytes) / float64(max(got.Load(), 1)), Unit: "×", Role: roleInfo})
-	amp.atMost(1.05, "×")
-	resets := row{Scenario: sc, Name: "prefetch resets", Unit: "", Role: roleInfo}
-	if name, v, ok := findCounter(fsys.Stats(), "reset"); ok {
-		resets.Value, resets.Note = float64(v), "tierfs.Stats."+name
-	} else {
-		resets.NA, resets.Note = true, "tierfs.Stats has no reset counter yet"
-	}
-	r.add(resets)
+	amp.reference("≤ 1.05× (readahead.md)", amp.Value <= 1.05)
+	r.add(row{Scenario: sc, Name: "prefetch resets", Value: float64(ps.Resets), Role: roleInfo, Note: "tierfs.Stats().Prefetch.Resets: streams broken by a read elsewhere"})
 	return nil
+}
+
+// jitteredOrder returns the offsets of the chunks of an object of size
+// bytes in the order 16 readers take them: in order, each displaced by up
+// to ±jitter bytes (its offset plus a uniform jitter, sorted).
+func jitteredOrder(size, chunk, jitter int64, rng *rand.Rand) []int64 {
+	type item struct{ off, key int64 }
+	items := make([]item, 0, (size+chunk-1)/chunk)
+	for off := int64(0); off < size; off += chunk {
+		items = append(items, item{off, off + rng.Int64N(2*jitter+1) - jitter})
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(a.key, b.key) })
+	out := make([]int64, len(items))
+	for i, it := range items {
+		out[i] = it.off
+	}
+	return out
 }
 
 // 4. Random small reads on a cold object, then a sequential scan on the
 // same handle.
 func (e *env) randomThenScan(ctx context.Context) error {
-	sc := "4. random 4-64 KiB ReadAt, then a sequential scan on the same handle"
+	sc := "4. random 4-64 KiB ReadAt over the whole object, then a sequential scan on the same handle"
 	r, size := e.res, e.cfg.size
 	if err := e.ensureRTT(ctx); err != nil {
 		return err
@@ -314,22 +398,26 @@ func (e *env) randomThenScan(ctx context.Context) error {
 	}
 	defer f.Close()
 	ra := f.(io.ReaderAt)
-	// The random reads stay in the first half; the scan reads the second,
-	// so it starts cold too.
-	half := size / 2
 	rng := rand.New(rand.NewPCG(e.cfg.seed, 4))
 	buf := make([]byte, 64<<10)
 	lat := make([]time.Duration, 0, e.cfg.randomReads)
 	var cold []time.Duration // reads that sent a GET to the origin
 	var asked int64
+	// The origin bytes and bytes asked after the first half of the reads,
+	// where fewer blocks have been read often enough to be loaded whole.
+	var halfBody, halfAsked int64
+	half := e.cfg.randomReads / 2
 	e.srv.ResetStats()
 	m, err := measure(func() error {
-		for range e.cfg.randomReads {
+		for i := range e.cfg.randomReads {
+			if i == half {
+				halfBody, halfAsked = e.srv.Total().BodyBytes, asked
+			}
 			n := 4<<10 + rng.IntN(60<<10+1)
-			off := rng.Int64N(half - int64(n))
+			off := rng.Int64N(size - int64(n) + 1)
 			gets := e.srv.Total().Gets
 			t0 := time.Now()
-			if _, err := ra.ReadAt(buf[:n], off); err != nil {
+			if _, err := ra.ReadAt(buf[:n], off); err != nil && err != io.EOF {
 				return err
 			}
 			d := time.Since(t0)
@@ -344,38 +432,48 @@ func (e *env) randomThenScan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := e.srv.Total()
+	st, ps := e.srv.Total(), fsys.Stats().Prefetch
 	rtt := ms(e.rtt)
 	p50, p99 := ms(percentile(lat, 50)), ms(percentile(lat, 99))
 	c50 := ms(percentile(cold, 50))
-	x := r.add(row{Scenario: sc, Name: fmt.Sprintf("random ReadAt p50 of the %d reads that went to the origin", len(cold)), Value: c50, Unit: "ms", CPU: m.cpu,
-		Versus: times(c50/rtt, "round trip"), Role: roleTierfs, Note: "QD 1; a read went to the origin if the server counted a GET during it"})
-	x.atMost(2*rtt, " ms (2× round trip: one small GET per miss)")
-	r.add(row{Scenario: sc, Name: fmt.Sprintf("random ReadAt p50 of all %d reads", len(lat)), Value: p50, Unit: "ms", Versus: times(p50/rtt, "round trip"), Role: roleTierfs,
-		Note: fmt.Sprintf("over the first %s of the object: later reads hit blocks cached by earlier ones", human(half))})
-	r.add(row{Scenario: sc, Name: fmt.Sprintf("random ReadAt p99 of all %d reads", len(lat)), Value: p99, Unit: "ms", Versus: times(p99/rtt, "round trip"), Role: roleTierfs})
+	density := float64(len(lat)) / (float64(size) / float64(8<<20))
+	x := r.add(row{Scenario: sc, Name: fmt.Sprintf("random ReadAt p50 of all %d reads", len(lat)), Value: p50, Unit: "ms", CPU: m.cpu,
+		Versus: times(p50/rtt, "round trip"), Role: roleTierfs,
+		Note: fmt.Sprintf("QD 1, over all %s (%s reads per 8 MiB of object); %d reads served in random mode", human(size), num(density), ps.RandomReads)})
+	x.atMost(1.2*rtt, " ms (1.2× round trip)")
+	r.add(row{Scenario: sc, Name: fmt.Sprintf("random ReadAt p50 of the %d reads that went to the origin", len(cold)), Value: c50, Unit: "ms",
+		Versus: times(c50/rtt, "round trip"), Role: roleInfo, Note: "a read went to the origin if the server counted a GET during it"})
+	r.add(row{Scenario: sc, Name: fmt.Sprintf("random ReadAt p99 of all %d reads", len(lat)), Value: p99, Unit: "ms", Versus: times(p99/rtt, "round trip"), Role: roleInfo})
 	r.add(row{Scenario: sc, Name: "origin round trip (1-byte GET)", Value: rtt, Unit: "ms", Role: roleInfo})
-	r.add(row{Scenario: sc, Name: "origin bytes / bytes asked", Value: float64(st.BodyBytes) / float64(asked), Unit: "×", Role: roleInfo,
+	amp := r.add(row{Scenario: sc, Name: "origin bytes / bytes asked", Value: float64(st.BodyBytes) / float64(asked), Unit: "×", Role: roleInfo,
 		Note: fmt.Sprintf("%s asked, %s from the origin in %d GETs", human(asked), human(st.BodyBytes), st.Gets)})
-	per := r.add(row{Scenario: sc, Name: "origin bytes per read that went to the origin", Value: float64(st.BodyBytes) / float64(max(len(cold), 1)) / (1 << 20), Unit: "MiB", Role: roleInfo})
-	per.atMost(1, " MiB (readahead.md §6.4)")
+	amp.atMost(1.5, "×")
+	if half > 0 {
+		r.add(row{Scenario: sc, Name: fmt.Sprintf("origin bytes / bytes asked, first %d reads only", half), Value: float64(halfBody) / float64(max(halfAsked, 1)), Unit: "×", Role: roleInfo,
+			Note: fmt.Sprintf("%s reads per 8 MiB of object: a block read often enough (8 reads, or a sixteenth of it) is loaded whole, so the ratio depends on the reads' density", num(density/2))})
+	}
 
-	// The scan: 1 MiB Reads from the middle, throughput per 8 MiB window.
-	if _, err := f.(io.Seeker).Seek(half, io.SeekStart); err != nil {
+	// The scan: 1 MiB Reads over the whole object from the start, timed
+	// per 8 MiB window.
+	if _, err := f.(io.Seeker).Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	const window = 8 << 20
 	sbuf := make([]byte, 1<<20)
 	var rates []float64
 	var total int64
+	e.srv.ResetStats()
 	m, err = measure(func() error {
-		for total < size-half {
+		for total < size {
 			t0 := time.Now()
 			var w int64
-			for w < window && total < size-half {
-				n, err := f.Read(sbuf[:min(int64(len(sbuf)), size-half-total)])
+			for w < window && total < size {
+				n, err := f.Read(sbuf[:min(int64(len(sbuf)), size-total)])
 				w += int64(n)
 				total += int64(n)
+				if err == io.EOF {
+					break
+				}
 				if err != nil {
 					return err
 				}
@@ -387,11 +485,11 @@ func (e *env) randomThenScan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	full, what := e.seqRate, "scenario 1's rate"
+	full, what := e.seqRate, "scenario 1's cold rate"
 	if full == 0 {
 		full, what = maxOf(rates), "the scan's best window (scenario 1 did not run)"
 	}
-	reach := row{Scenario: sc, Name: "MiB read before an 8 MiB window reaches 90% of " + what, Unit: "MiB", Role: roleInfo}
+	reach := row{Scenario: sc, Name: "MiB scanned before an 8 MiB window reaches 90% of " + what, Unit: "MiB", Role: roleInfo}
 	reach.NA, reach.Note = true, fmt.Sprintf("never, in %s", human(total))
 	for i, v := range rates {
 		if v >= 0.9*full {
@@ -399,10 +497,14 @@ func (e *env) randomThenScan(ctx context.Context) error {
 			break
 		}
 	}
-	r.add(reach)
+	rx := r.add(reach)
+	rx.atMost(64, " MiB")
+	if rx.NA {
+		rx.Met = met(false)
+	}
 	scan := mbps(total, m.wall)
-	r.add(row{Scenario: sc, Name: "sequential scan after the random reads", Value: scan, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs,
-		Versus: times(ratio(scan, e.seqRate), "scenario 1")})
+	r.add(row{Scenario: sc, Name: "sequential scan after the random reads, whole object", Value: scan, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs,
+		Versus: times(ratio(scan, e.seqRate), "scenario 1"), Note: fmt.Sprintf("%d GETs, %s from the origin", e.srv.Total().Gets, human(e.srv.Total().BodyBytes))})
 	return nil
 }
 
@@ -472,15 +574,18 @@ func (e *env) skipAndParquet(ctx context.Context) error {
 	}
 	st := e.srv.Total()
 	span := mbps(size, m.wall)
-	x := r.add(row{Scenario: sc, Name: fmt.Sprintf("skip: read %s, skip %s, x8; object bytes passed per second", human(readLen), human(period-readLen)), Value: span, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs})
 	if e.seqRate > 0 {
 		r.add(row{Scenario: sc, Name: "sequential read (scenario 1)", Value: e.seqRate, Unit: "MB/s", Role: roleBaseline})
-		x.Versus = times(span/e.seqRate, "sequential")
-		x.Goal = "≥ 0.9× sequential (PR #795: 10.0 s vs 9.7 s)"
-		x.Met = met(span >= 0.9*e.seqRate)
 	}
-	r.add(row{Scenario: sc, Name: "skip: bytes fetched / bytes read", Value: float64(st.BodyBytes) / float64(read), Unit: "×", Role: roleInfo,
-		Note: fmt.Sprintf("%d GETs; fetching through a short skip can be the fast choice", st.Gets)})
+	// x is used before the next add: add may move the rows.
+	x := r.add(row{Scenario: sc, Name: fmt.Sprintf("skip: read %s, skip %s, x8 (400 MB / 100 MB scaled); object bytes passed per second", human(readLen), human(period-readLen)), Value: span, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs})
+	if e.seqRate > 0 {
+		x.Versus = times(span/e.seqRate, "sequential")
+		x.reference("≥ 0.9× sequential (Mountpoint PR #795: 10.0 s vs 9.7 s)", span >= 0.9*e.seqRate)
+	}
+	amp := r.add(row{Scenario: sc, Name: "skip: bytes fetched / bytes read", Value: float64(st.BodyBytes) / float64(read), Unit: "×", Role: roleInfo,
+		Note: fmt.Sprintf("%d GETs, %s from the origin for %s read", st.Gets, human(st.BodyBytes), human(read))})
+	amp.atMost(1.2, "×")
 
 	// Parquet: the 8-byte tail, the footer, 3 column chunks of 1-8 MiB.
 	pf, err := e.newFS(ctx)
@@ -519,21 +624,25 @@ func (e *env) skipAndParquet(ctx context.Context) error {
 	st = e.srv.Total()
 	r.add(row{Scenario: sc, Name: "Parquet-like: tail, 64 KiB footer, 3 column chunks of 1-8 MiB", Value: ms(m.wall), Unit: "ms", CPU: m.cpu, Role: roleTierfs,
 		Versus: times(ms(m.wall)/ms(e.rtt), "round trip"), Note: fmt.Sprintf("%s asked in %d reads", human(asked), len(reads))})
-	amp := r.add(row{Scenario: sc, Name: "Parquet-like: bytes fetched / bytes read", Value: float64(st.BodyBytes) / float64(asked), Unit: "×", Role: roleInfo,
+	amp = r.add(row{Scenario: sc, Name: "Parquet-like: bytes fetched / bytes read", Value: float64(st.BodyBytes) / float64(asked), Unit: "×", Role: roleInfo,
 		Note: fmt.Sprintf("%d GETs, %s from the origin", st.Gets, human(st.BodyBytes))})
-	amp.atMost(float64(asked+int64(len(reads))<<20)/float64(asked), "× (at most 1 MiB extra per read, readahead.md §6.4)")
+	amp.atMost(1.2, "×")
 	return nil
 }
 
 // 6. Many open handles under a memory budget.
 func (e *env) manyHandles(ctx context.Context) error {
-	const (
-		chunk   = 128 << 10
-		memTier = 64 << 20
-	)
-	sc := fmt.Sprintf("6. %d open handles, %s readahead budget", e.cfg.handles, human(e.cfg.budget))
+	const chunk = 128 << 10
+	sc := fmt.Sprintf("6. %d open handles, %s readahead budget, no memory tier", e.cfg.handles, human(e.cfg.budget))
 	r, size, h := e.res, e.cfg.size, e.cfg.handles
-	fsys, err := e.newFS(ctx, tierfs.WithMemoryCache(memTier))
+	// The baseline is taken before the FS exists: the server's objects and
+	// the harness, after a GC.
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := procStatus("VmRSS")
+	// No memory tier (WithMemoryCache(0)), so the readahead budget is all
+	// the memory tierfs is allowed to hold.
+	fsys, err := e.newFS(ctx, tierfs.WithMemoryCache(0), tierfs.WithReadahead(prefetch.Config{Budget: e.cfg.budget}))
 	if err != nil {
 		return err
 	}
@@ -545,11 +654,8 @@ func (e *env) manyHandles(ctx context.Context) error {
 		}
 		defer files[i].Close()
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
-	base := procStatus("VmRSS")
 	var peak atomic.Int64
-	peak.Store(base)
+	peak.Store(procStatus("VmRSS"))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -618,15 +724,15 @@ func (e *env) manyHandles(ctx context.Context) error {
 		}
 		slowest = min(slowest, mbps(got[i], busy[i]))
 	}
+	ps, st := fsys.Stats().Prefetch, e.srv.Total()
 	over := float64(peak.Load()-base) / (1 << 20)
-	limit := float64(e.cfg.budget+memTier) / (1 << 20)
 	x := r.add(row{Scenario: sc, Name: "peak RSS over the process baseline", Value: over, Unit: "MiB", Role: roleInfo,
-		Note: fmt.Sprintf("baseline %s (the server's objects included), VmHWM %s; %s; the memory tier is %s",
-			human(base), human(procStatus("VmHWM")), readahead, human(memTier))})
-	x.atMost(limit, " MiB (budget + memory tier)")
+		Note: fmt.Sprintf("baseline %s before the FS was made (the server's objects included), VmHWM %s; WithMemoryCache(0), so no memory tier; readahead budget peak %s, %d readahead skips for lack of budget",
+			human(base), human(procStatus("VmHWM")), human(ps.BudgetPeak), ps.BudgetShort)})
+	x.atMost(1.1*float64(e.cfg.budget)/(1<<20), " MiB (budget + 10%)")
 	r.add(row{Scenario: sc, Name: "aggregate throughput", Value: mbps(total, m.wall), Unit: "MB/s", CPU: m.cpu, Role: roleTierfs,
 		Versus: times(ratio(mbps(total, m.wall), e.cfg.linkLimit(e.cfg.linkConns)), "link"),
-		Note:   fmt.Sprintf("%s read in %v, much of it shared blocks", human(total), m.wall.Round(time.Millisecond))})
+		Note:   fmt.Sprintf("%s read in %v; %s from the origin in %d GETs", human(total), m.wall.Round(time.Millisecond), human(st.BodyBytes), st.Gets)})
 	r.add(row{Scenario: sc, Name: "slowest handle, while reading", Value: slowest, Unit: "MB/s", Role: roleInfo})
 	p := r.add(row{Scenario: sc, Name: "handles that made progress", Value: float64(progressed), Unit: fmt.Sprintf("of %d", h), Role: roleInfo})
 	p.atLeast(float64(h), "")
@@ -676,7 +782,7 @@ func (e *env) modelLoad(ctx context.Context) error {
 		gets := r.add(row{Scenario: sc, Name: name + ": origin GETs", Value: float64(st.Gets), Unit: "GETs", Role: roleInfo,
 			Note: fmt.Sprintf("%s from the origin", human(st.BodyBytes))})
 		if goalZero {
-			gets.atMost(0, "")
+			gets.reference("0 GETs when warm", st.Gets == 0)
 		}
 		return nil
 	}
@@ -759,7 +865,7 @@ func (e *env) smallFiles(ctx context.Context) error {
 			Versus: times(rate/base, "plain SDK"),
 			Note:   fmt.Sprintf("%s MB/s; per file %s HEADs and %s other requests (listing)", num(mbps(bytes.Load(), m.wall)), num(float64(st.Heads)/nf), num(float64(st.Requests-st.Gets-st.Heads)/nf))})
 		g := r.add(row{Scenario: sc, Name: fmt.Sprintf("%d worker(s): tierfs GETs per file", workers), Value: float64(st.Gets) / nf, Unit: "GETs", Role: roleInfo})
-		g.atMost(1, " (readahead.md §6.5)")
+		g.reference("≤ 1 GET per file (readahead.md §6.5)", g.Value <= 1)
 	}
 	return nil
 }

@@ -29,8 +29,7 @@
 // After Config.RandomAfter reads in a row that continue no stream, a file
 // is in random mode: reads fetch only their bytes (aligned to 4 KiB),
 // caching nothing, unless the block is cached or being loaded, or has been
-// read densely enough (a sixteenth of it, or eight reads) to be worth
-// loading whole. Three reads of one stream with no stray read between
+// read densely enough (a sixteenth of it asked) to be worth loading whole. Three reads of one stream with no stray read between
 // them turn streaming back on.
 //
 // # Budget

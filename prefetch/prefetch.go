@@ -224,20 +224,17 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 
 // Sparse reads of a block fetch only their bytes until the block looks
 // dense: once sparse reads have asked a sixteenth of it (at least
-// denseMin bytes) or touched it denseTouches times, the next one loads the
-// whole block into the cache. Random small reads over a large object stay near
+// denseMin bytes), the next one loads the whole block into the cache. Random small reads over a large object stay near
 // 1× the bytes asked; random reads that keep coming back to the same
 // blocks end up served from the cache.
 const (
 	denseFraction = 16
 	denseMin      = 256 << 10
-	denseTouches  = 8
 	maxSparse     = 4096 // blocks tracked per Reader; the record restarts beyond
 )
 
 type sparseUse struct {
-	bytes   int64
-	touches int
+	bytes int64 // asked by sparse reads
 }
 
 // readSparse serves a read that belongs to no established stream, block
@@ -255,11 +252,10 @@ func (r *Reader) readSparse(p []byte, off int64) (int64, error) {
 		}
 		u := r.sparse[idx]
 		mode := cache.Partial
-		if u.bytes >= max(r.bs/denseFraction, denseMin) || u.touches >= denseTouches {
+		if u.bytes >= max(r.bs/denseFraction, denseMin) {
 			mode = cache.Whole
 		}
 		u.bytes += n
-		u.touches++
 		r.sparse[idx] = u
 		r.mu.Unlock()
 		got, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, p[done:done+n], pos, mode)
