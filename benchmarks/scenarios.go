@@ -450,7 +450,7 @@ func (e *env) randomThenScan(ctx context.Context) error {
 	amp.atMost(1.5, "×")
 	if half > 0 {
 		r.add(row{Scenario: sc, Name: fmt.Sprintf("origin bytes / bytes asked, first %d reads only", half), Value: float64(halfBody) / float64(max(halfAsked, 1)), Unit: "×", Role: roleInfo,
-			Note: fmt.Sprintf("%s reads per 8 MiB of object: a block read often enough (8 reads, or a sixteenth of it) is loaded whole, so the ratio depends on the reads' density", num(density/2))})
+			Note: fmt.Sprintf("%s reads per 8 MiB of object: a block once a sixteenth of it has been asked is loaded whole, so the ratio depends on the reads' density", num(density/2))})
 	}
 
 	// The scan: 1 MiB Reads over the whole object from the start, timed
