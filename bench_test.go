@@ -3,6 +3,7 @@ package tierfs_test
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -378,4 +379,34 @@ func BenchmarkSkipPattern(b *testing.B) {
 	x.reportRate(read/int64(b.N), single, "x-single-stream")
 	b.ReportMetric(float64(x.srv.Stats(benchBucket, benchKey).BodyBytes)/float64(read), "origin-x-read")
 	x.reportOrigin()
+}
+
+// BenchmarkBlockSize is how the default block size was chosen: a cold
+// sequential read and sparse 4–64 KiB reads at several block sizes, on the
+// same shaped link. Larger blocks amortize the first-byte latency of each
+// GET; smaller ones fetch less around a random read that turns dense.
+func BenchmarkBlockSize(b *testing.B) {
+	x := newBench(b, 128<<20)
+	for _, bs := range []int64{2 << 20, 4 << 20, 8 << 20, 16 << 20} {
+		b.Run(fmt.Sprintf("sequential/%dMiB", bs>>20), func(b *testing.B) {
+			x.start()
+			for b.Loop() {
+				b.StopTimer()
+				fsys := x.coldFS(tierfs.WithBlockSize(bs))
+				b.StartTimer()
+				f, err := fsys.Open(benchKey)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(io.Discard, f); err != nil || n != x.size {
+					b.Fatalf("read %d of %d: %v", n, x.size, err)
+				}
+				b.StopTimer()
+				f.Close()
+				fsys.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(x.size)/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
+		})
+	}
 }
