@@ -413,7 +413,7 @@ func (g *gatedStore) NewRangeReader(ctx context.Context, key string, off, length
 		}
 		return &gatedBody{r: r, left: g.free, gate: g.gate}, r.Object(), nil
 	}
-	return objstore.NewReader(ctx, key, off, length, opts.Version, objstore.RetryPolicy{StallTimeout: -1}, open)
+	return objstore.NewReader(ctx, key, off, length, opts, objstore.RetryPolicy{StallTimeout: -1}, open)
 }
 
 // The first bytes of a block are served while the rest is still coming.

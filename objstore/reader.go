@@ -93,11 +93,13 @@ type Reader struct {
 var _ io.ReadCloser = (*Reader)(nil)
 
 // NewReader opens the range [off, off+length) of key through open and
-// returns a Reader over it. A negative length reads to the end. pin, if not
-// zero, is the version the read must see; otherwise the version of the
-// first response is pinned for every resume. ctx governs the whole read,
-// including later calls to Read.
-func NewReader(ctx context.Context, key string, off, length int64, pin Version, policy RetryPolicy, open RangeOpener) (*Reader, error) {
+// returns a Reader over it. A negative length reads to the end.
+// opts.Version, if not zero, is the version the read must see; otherwise
+// the version of the first response is pinned for every resume. With
+// opts.Clamp a range past the end is cut at the end. ctx governs the whole
+// read, including later calls to Read.
+func NewReader(ctx context.Context, key string, off, length int64, opts ReadOptions, policy RetryPolicy, open RangeOpener) (*Reader, error) {
+	pin := opts.Version
 	if err := CheckKey("read", key); err != nil {
 		return nil, err
 	}
@@ -112,6 +114,9 @@ func NewReader(ctx context.Context, key string, off, length int64, pin Version, 
 	if !pin.Matches(obj.Version) {
 		body.Close()
 		return nil, NewError("read", key, ErrChanged, fmt.Errorf("want version %s, store has %s", pin, obj.Version))
+	}
+	if opts.Clamp && length >= 0 && off <= obj.Size && length > obj.Size-off {
+		length = obj.Size - off
 	}
 	n, err := CheckRange(off, length, obj.Size)
 	if err != nil {

@@ -102,7 +102,7 @@ func testData(n int) []byte {
 func TestReaderResumesCutBodies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeObject{data: testData(10_000), version: Version{ETag: "e1"}, cuts: []int64{100, 0, 2500}}
-		r, err := NewReader(t.Context(), "k", 50, 9000, Version{}, RetryPolicy{}, f.open)
+		r, err := NewReader(t.Context(), "k", 50, 9000, ReadOptions{}, RetryPolicy{}, f.open)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestReaderResumesCutBodies(t *testing.T) {
 func TestReaderGivesUpWithError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeObject{data: testData(1000), version: Version{ETag: "e1"}, cuts: []int64{10, 10, 10, 10}}
-		r, err := NewReader(t.Context(), "k", 0, -1, Version{}, RetryPolicy{MaxResumes: 3}, f.open)
+		r, err := NewReader(t.Context(), "k", 0, -1, ReadOptions{}, RetryPolicy{MaxResumes: 3}, f.open)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestReaderShortBodyIsNotSuccess(t *testing.T) {
 				io.Closer
 			}{io.LimitReader(body, 100), body}, obj, nil
 		}
-		r, err := NewReader(t.Context(), "k", 0, -1, Version{}, RetryPolicy{MaxResumes: 2}, short)
+		r, err := NewReader(t.Context(), "k", 0, -1, ReadOptions{}, RetryPolicy{MaxResumes: 2}, short)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestReaderShortBodyIsNotSuccess(t *testing.T) {
 func TestReaderVersionChangeOnResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeObject{data: testData(1000), version: Version{ETag: "e1"}, cuts: []int64{100}}
-		r, err := NewReader(t.Context(), "k", 0, -1, Version{}, RetryPolicy{}, f.open)
+		r, err := NewReader(t.Context(), "k", 0, -1, ReadOptions{}, RetryPolicy{}, f.open)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestReaderPinnedMismatch(t *testing.T) {
 	lax := func(ctx context.Context, off, length int64, v Version) (io.ReadCloser, Object, error) {
 		return f.open(ctx, off, length, Version{})
 	}
-	_, err := NewReader(t.Context(), "k", 0, -1, Version{ETag: "old"}, RetryPolicy{}, lax)
+	_, err := NewReader(t.Context(), "k", 0, -1, ReadOptions{Version: Version{ETag: "old"}}, RetryPolicy{}, lax)
 	if !errors.Is(err, ErrChanged) {
 		t.Errorf("err = %v, want ErrChanged", err)
 	}
@@ -205,7 +205,7 @@ func TestReaderPinnedMismatch(t *testing.T) {
 func TestReaderStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeObject{data: testData(5000), version: Version{ETag: "e1"}, stall: true}
-		r, err := NewReader(t.Context(), "k", 0, -1, Version{}, RetryPolicy{StallTimeout: time.Second}, f.open)
+		r, err := NewReader(t.Context(), "k", 0, -1, ReadOptions{}, RetryPolicy{StallTimeout: time.Second}, f.open)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestReaderCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		f := &fakeObject{data: testData(1000), version: Version{ETag: "e1"}, cuts: []int64{10}}
-		r, err := NewReader(ctx, "k", 0, -1, Version{}, RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}, f.open)
+		r, err := NewReader(ctx, "k", 0, -1, ReadOptions{}, RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}, f.open)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +243,7 @@ func TestReaderCancel(t *testing.T) {
 func TestReaderCloseAbortsStalledRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeObject{data: testData(1000), version: Version{ETag: "e1"}, stall: true}
-		r, err := NewReader(t.Context(), "k", 0, -1, Version{}, RetryPolicy{StallTimeout: -1}, f.open)
+		r, err := NewReader(t.Context(), "k", 0, -1, ReadOptions{}, RetryPolicy{StallTimeout: -1}, f.open)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +268,7 @@ func TestReaderBadArgs(t *testing.T) {
 	}{
 		{"k", -1, 1}, {"k", 101, -1}, {"k", 50, 51}, {"k", 1 << 62, 1 << 62}, {"../k", 0, 1}, {"", 0, 1},
 	} {
-		if _, err := NewReader(t.Context(), c.key, c.off, c.length, Version{}, RetryPolicy{}, f.open); !errors.Is(err, fs.ErrInvalid) {
+		if _, err := NewReader(t.Context(), c.key, c.off, c.length, ReadOptions{}, RetryPolicy{}, f.open); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("NewReader(%q, %d, %d): err = %v, want fs.ErrInvalid", c.key, c.off, c.length, err)
 		}
 	}

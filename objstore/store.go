@@ -97,6 +97,11 @@ func (v Version) Matches(got Version) bool {
 type ReadOptions struct {
 	// Version pins the read; see Store.NewRangeReader. Zero means current.
 	Version Version
+	// Clamp cuts a range that runs past the end of the object at the end,
+	// instead of refusing it, so a reader that does not know the size yet
+	// can ask for "up to n bytes from off" (Reader.Remaining then tells
+	// how many it gets). An offset past the end is still an error.
+	Clamp bool
 }
 
 // ListOptions select one page of a listing.

@@ -238,7 +238,7 @@ func (s *Store) NewRangeReader(ctx context.Context, key string, off, length int6
 	open := func(ctx context.Context, off, length int64, v objstore.Version) (io.ReadCloser, objstore.Object, error) {
 		return s.openBody(ctx, key, off, length, v)
 	}
-	return objstore.NewReader(ctx, key, off, length, opts.Version, objstore.RetryPolicy{}, open)
+	return objstore.NewReader(ctx, key, off, length, opts, objstore.RetryPolicy{}, open)
 }
 
 // openBody is the objstore.RangeOpener for key.

@@ -157,7 +157,7 @@ func (s *Store) NewRangeReader(ctx context.Context, key string, off, length int6
 	open := func(ctx context.Context, off, length int64, v objstore.Version) (io.ReadCloser, objstore.Object, error) {
 		return s.openBody(ctx, key, off, length, v)
 	}
-	return objstore.NewReader(ctx, key, off, length, opts.Version, s.inst.retryPolicy(), open)
+	return objstore.NewReader(ctx, key, off, length, opts, s.inst.retryPolicy(), open)
 }
 
 // openBody is the store's objstore.RangeOpener for key.

@@ -25,7 +25,7 @@ func (s *Store) NewRangeReader(ctx context.Context, key string, off, length int6
 	open := func(ctx context.Context, off, length int64, v objstore.Version) (io.ReadCloser, objstore.Object, error) {
 		return s.openRange(ctx, key, off, length, v)
 	}
-	return objstore.NewReader(ctx, key, off, length, opts.Version, s.retry, open)
+	return objstore.NewReader(ctx, key, off, length, opts, s.retry, open)
 }
 
 // openRange is the objstore.RangeOpener of key.

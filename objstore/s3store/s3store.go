@@ -338,7 +338,7 @@ func (s *Store) NewRangeReader(ctx context.Context, key string, off, length int6
 		}
 		return body, obj, nil
 	}
-	return objstore.NewReader(ctx, key, off, length, opts.Version, s.retry, open)
+	return objstore.NewReader(ctx, key, off, length, opts, s.retry, open)
 }
 
 // openRange is the objstore.RangeOpener of NewRangeReader. Errors are the

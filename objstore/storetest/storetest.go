@@ -211,6 +211,24 @@ func testRanges(t *testing.T, h Harness) {
 			t.Errorf("range [%d,+%d): wrong bytes", c.off, c.length)
 		}
 	}
+	// Clamped: a range past the end is cut at the end.
+	for _, c := range []struct{ off, length, want int64 }{
+		{size - 1000, 5000, 1000}, {0, 2 * size, size}, {size, 10, 0}, {100, 50, 50},
+	} {
+		r, err := s.NewRangeReader(t.Context(), "r", c.off, c.length, objstore.ReadOptions{Clamp: true})
+		if err != nil {
+			t.Errorf("clamped range [%d,+%d): %v", c.off, c.length, err)
+			continue
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || int64(len(got)) != c.want || !bytes.Equal(got, data[c.off:c.off+c.want]) || r.Object().Size != size {
+			t.Errorf("clamped range [%d,+%d): %d bytes (want %d), %v", c.off, c.length, len(got), c.want, err)
+		}
+	}
+	if _, err := s.NewRangeReader(t.Context(), "r", size+1, 10, objstore.ReadOptions{Clamp: true}); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("clamped range past the end: %v, want fs.ErrInvalid", err)
+	}
 	bad := []struct{ off, length int64 }{
 		{-1, 1}, {-1, -1}, {size + 1, 0}, {size + 1, -1}, {size, 1}, {size - 1, 2}, {0, size + 1},
 		{1 << 62, 1 << 62}, {1, 1<<63 - 1},
