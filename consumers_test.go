@@ -253,3 +253,53 @@ func TestWriteToAndSeek(t *testing.T) {
 		t.Errorf("Seek with a bad whence: %v", err)
 	}
 }
+
+// Open reads the first bytes of a file instead of asking for its
+// metadata: one request answers the open and the first read, a small file
+// is read with that one request, and a larger one never fetches the same
+// bytes twice.
+func TestOpenFetchesFirstBytes(t *testing.T) {
+	small := storetest.Data(1, 50_000)
+	large := storetest.Data(2, 3<<20)
+	s := mustMem(t, map[string][]byte{"small": small, "large": large, "d/x": []byte("x")})
+	fsys := newFS(t, s, tierfs.WithBlockSize(1<<20))
+	s.ResetStats()
+	f, err := fsys.Open("large")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st := s.Total(); st.Gets != 1 || st.Heads != 0 {
+		t.Errorf("Open: %+v, want 1 GET and no HEAD", st)
+	}
+	p := make([]byte, 1000)
+	if _, err := io.ReadFull(f, p); err != nil || !bytes.Equal(p, large[:1000]) {
+		t.Fatalf("first read: %v", err)
+	}
+	rest, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(append(p, rest...), large) {
+		t.Fatalf("whole read: %v", err)
+	}
+	if got := s.Stats("large").BodyBytes; got != int64(len(large)) {
+		t.Errorf("origin sent %d bytes for a %d-byte file", got, len(large))
+	}
+	s.ResetStats()
+	got, err := fs.ReadFile(noReadFile{fsys}, "small")
+	if err != nil || !bytes.Equal(got, small) {
+		t.Fatalf("small file: %v", err)
+	}
+	if st := s.Total(); st.Requests != 1 {
+		t.Errorf("open and read of a small file: %+v, want one request", st)
+	}
+	if fi, err := fsys.Stat("d"); err != nil || !fi.IsDir() {
+		t.Errorf("directory: %v", err)
+	}
+	if _, err := fsys.Open("d/missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// noReadFile hides FS.ReadFile, so fs.ReadFile goes through Open.
+type noReadFile struct{ fsys *tierfs.FS }
+
+func (n noReadFile) Open(name string) (fs.File, error) { return n.fsys.Open(name) }

@@ -239,17 +239,7 @@ func (fsys *FS) lookup(ctx context.Context, op, name string) (consistency.Entry,
 	case !errors.Is(err, fs.ErrNotExist):
 		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	page, err := fsys.store.List(ctx, objstore.ListOptions{Prefix: name + "/", Delimiter: "/", MaxKeys: 1})
-	if err != nil {
-		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
-	}
-	if len(page.Objects)+len(page.Prefixes) > 0 {
-		e := consistency.Entry{Dir: true}
-		fsys.meta.Store(name, e)
-		return e, nil
-	}
-	fsys.meta.Store(name, consistency.Entry{Missing: true})
-	return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	return fsys.lookupDir(ctx, op, name)
 }
 
 // Open opens the named file or directory. A file reads the object version
@@ -264,7 +254,13 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 	if err := fsys.check("open", name); err != nil {
 		return nil, err
 	}
-	e, err := fsys.lookup(ctx, "open", name)
+	var e consistency.Entry
+	var err error
+	if _, known := fsys.meta.Lookup(name); !known && name != "." && objstore.ValidKey(name) {
+		e, err = fsys.openFirst(ctx, name)
+	} else {
+		e, err = fsys.lookup(ctx, "open", name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +272,57 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, r: r}, nil
+}
+
+// openChunk is how much of a file Open fetches with its first request.
+const openChunk = 128 << 10
+
+// openFirst resolves a name the metadata cache does not know by reading
+// the first openChunk bytes of it, instead of a HEAD: one round trip tells
+// that it is a file, its size and version, and brings its first bytes, so
+// the first read needs no second round trip. The bytes start the load of
+// block 0, which fetches only the rest. A missing object may be a
+// directory: a listing tells.
+func (fsys *FS) openFirst(ctx context.Context, name string) (consistency.Entry, error) {
+	fsys.metaLookups.Add(1)
+	r, err := fsys.store.NewRangeReader(ctx, name, 0, openChunk, objstore.ReadOptions{Clamp: true})
+	if errors.Is(err, fs.ErrNotExist) {
+		return fsys.lookupDir(ctx, "open", name)
+	}
+	if err != nil {
+		return consistency.Entry{}, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer r.Close()
+	head := make([]byte, r.Remaining())
+	if _, err := io.ReadFull(r, head); err != nil {
+		return consistency.Entry{}, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	obj := r.Object()
+	obj.Key = name
+	e := consistency.Entry{Object: obj}
+	fsys.meta.Store(name, e)
+	if len(head) > 0 && !fsys.blocks.ReadCached(ctx, obj, 0, nil, 0) {
+		if _, err := fsys.blocks.StartWithPrefix(ctx, obj, 0, head); err != nil {
+			fsys.log.Debug("tierfs: starting the first block at open", "name", name, "err", err)
+		}
+	}
+	return e, nil
+}
+
+// lookupDir tells whether name, known not to be an object, is a
+// directory.
+func (fsys *FS) lookupDir(ctx context.Context, op, name string) (consistency.Entry, error) {
+	page, err := fsys.store.List(ctx, objstore.ListOptions{Prefix: name + "/", Delimiter: "/", MaxKeys: 1})
+	if err != nil {
+		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	if len(page.Objects)+len(page.Prefixes) > 0 {
+		e := consistency.Entry{Dir: true}
+		fsys.meta.Store(name, e)
+		return e, nil
+	}
+	fsys.meta.Store(name, consistency.Entry{Missing: true})
+	return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 }
 
 // Stat returns the FileInfo of name.

@@ -310,6 +310,22 @@ func (b *Blocks) Start(ctx context.Context, obj objstore.Object, idx int64) (*Ha
 	return &Handle{f: f}, nil
 }
 
+// StartWithPrefix starts the load of block idx of obj whose first bytes
+// the caller already received (as FS.Open does with the first bytes of a
+// file): the load fetches only the rest, and the prefix is readable at
+// once. If the block is being loaded already, it joins that load. It does
+// not reserve from Config.Budget.
+func (b *Blocks) StartWithPrefix(ctx context.Context, obj objstore.Object, idx int64, prefix []byte) (*Handle, error) {
+	if b.closed.Load() {
+		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
+	}
+	f, err := b.startFlightPrefix(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), false, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{f: f}, nil
+}
+
 // Wait returns when the block's bytes [0, end) have arrived, the load
 // failed (its error), or ctx is done.
 func (h *Handle) Wait(ctx context.Context, end int64) error { return h.f.wait(ctx, end) }
@@ -406,6 +422,12 @@ func (b *Blocks) flight(ctx context.Context, obj objstore.Object, idx int64, key
 // startFlight joins or starts the load of key, reserving its bytes from
 // the budget first if reserve is set.
 func (b *Blocks) startFlight(ctx context.Context, obj objstore.Object, idx int64, key string, reserve bool) (*flight, error) {
+	return b.startFlightPrefix(ctx, obj, idx, key, reserve, nil)
+}
+
+// startFlightPrefix is startFlight for a block whose first bytes the
+// caller already has: the load fetches only the rest.
+func (b *Blocks) startFlightPrefix(ctx context.Context, obj objstore.Object, idx int64, key string, reserve bool, prefix []byte) (*flight, error) {
 	off, length, err := BlockSpan(idx, obj.Size, b.blockSize)
 	if err != nil {
 		return nil, err
@@ -432,6 +454,14 @@ func (b *Blocks) startFlight(ctx context.Context, obj objstore.Object, idx int64
 		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
 	}
 	f := newFlight(length)
+	if len(prefix) > 0 {
+		if int64(len(prefix)) > length {
+			b.release(reserved)
+			return nil, fmt.Errorf("cache: %w: a %d-byte prefix of a %d-byte block", fs.ErrInvalid, len(prefix), length)
+		}
+		copy(f.data, prefix)
+		f.pre, f.filled = int64(len(prefix)), int64(len(prefix))
+	}
 	b.flights[key] = f
 	b.wg.Add(1)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
@@ -479,26 +509,32 @@ func (b *Blocks) run(ctx context.Context, obj objstore.Object, idx int64, key st
 			err = fmt.Errorf("cache: fetch %q block %d: panic: %v\n%s", obj.Key, idx, r, debug.Stack())
 		}
 	}()
-	length := int64(len(f.data))
+	length, pre := int64(len(f.data)), f.pre
+	// Only the bytes past the prefix are written here: readers may already
+	// be reading the prefix.
 	for i, t := range b.tiers {
-		n, err := t.ReadAt(ctx, key, f.data, 0)
-		if int64(n) == length && (err == nil || err == io.EOF) {
+		n, err := t.ReadAt(ctx, key, f.data[pre:], pre)
+		if int64(n) == length-pre && (err == nil || err == io.EOF) {
 			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
 			b.fill(ctx, key, f.data, i)
 			return nil
 		}
 	}
+	if pre == length {
+		b.fill(ctx, key, f.data, len(b.tiers))
+		return nil
+	}
 	b.stats.originGets.Add(1)
-	r, err := b.store.NewRangeReader(ctx, obj.Key, off, length, objstore.ReadOptions{Version: obj.Version})
+	r, err := b.store.NewRangeReader(ctx, obj.Key, off+pre, length-pre, objstore.ReadOptions{Version: obj.Version})
 	if err != nil {
 		b.stats.originErrors.Add(1)
 		return err
 	}
 	defer r.Close()
-	w := &progressWriter{f: f}
+	w := &progressWriter{f: f, n: pre, last: pre}
 	n, err := io.Copy(w, r)
 	b.stats.originBytes.Add(n)
-	if err == nil && n != length {
+	if err == nil && n != length-pre {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ const progressStep = 256 << 10
 // block transfer.
 type flight struct {
 	data []byte // the whole block; bytes [0, filled) are final
+	pre  int64  // bytes given at the start (StartWithPrefix); the load fetches the rest
 
 	mu       sync.Mutex    // guards filled, err and progress
 	filled   int64         // bytes of data received
