@@ -255,9 +255,10 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 		return nil, err
 	}
 	var e consistency.Entry
+	var head []byte
 	var err error
 	if _, known := fsys.meta.Lookup(name); !known && name != "." && objstore.ValidKey(name) {
-		e, err = fsys.openFirst(ctx, name)
+		e, head, err = fsys.openFirst(ctx, name)
 	} else {
 		e, err = fsys.lookup(ctx, "open", name)
 	}
@@ -271,6 +272,9 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
+	if len(head) > 0 {
+		r.SetHead(head)
+	}
 	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, r: r}, nil
 }
 
@@ -279,34 +283,30 @@ const openChunk = 128 << 10
 
 // openFirst resolves a name the metadata cache does not know by reading
 // the first openChunk bytes of it, instead of a HEAD: one round trip tells
-// that it is a file, its size and version, and brings its first bytes, so
-// the first read needs no second round trip. The bytes start the load of
-// block 0, which fetches only the rest. A missing object may be a
-// directory: a listing tells.
-func (fsys *FS) openFirst(ctx context.Context, name string) (consistency.Entry, error) {
+// that it is a file, its size and version, and brings its first bytes,
+// which the file serves its first reads from (and the load of block 0, if
+// the file is read on, fetches only what follows). A missing object may be
+// a directory: a listing tells.
+func (fsys *FS) openFirst(ctx context.Context, name string) (consistency.Entry, []byte, error) {
 	fsys.metaLookups.Add(1)
 	r, err := fsys.store.NewRangeReader(ctx, name, 0, openChunk, objstore.ReadOptions{Clamp: true})
 	if errors.Is(err, fs.ErrNotExist) {
-		return fsys.lookupDir(ctx, "open", name)
+		e, err := fsys.lookupDir(ctx, "open", name)
+		return e, nil, err
 	}
 	if err != nil {
-		return consistency.Entry{}, &fs.PathError{Op: "open", Path: name, Err: err}
+		return consistency.Entry{}, nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer r.Close()
 	head := make([]byte, r.Remaining())
 	if _, err := io.ReadFull(r, head); err != nil {
-		return consistency.Entry{}, &fs.PathError{Op: "open", Path: name, Err: err}
+		return consistency.Entry{}, nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	obj := r.Object()
 	obj.Key = name
 	e := consistency.Entry{Object: obj}
 	fsys.meta.Store(name, e)
-	if len(head) > 0 && !fsys.blocks.ReadCached(ctx, obj, 0, nil, 0) {
-		if _, err := fsys.blocks.StartWithPrefix(ctx, obj, 0, head); err != nil {
-			fsys.log.Debug("tierfs: starting the first block at open", "name", name, "err", err)
-		}
-	}
-	return e, nil
+	return e, head, nil
 }
 
 // lookupDir tells whether name, known not to be an object, is a

@@ -121,6 +121,7 @@ type Reader struct {
 	misses   int  // reads in a row that continued no stream
 	random   bool // misses fetch only the bytes asked for
 	held     map[int64]*ahead
+	head     []byte              // the object's first bytes, if given (SetHead)
 	sparse   map[int64]sparseUse // what sparse reads asked of each block
 	lastRead time.Time
 	tick     int64
@@ -165,6 +166,16 @@ func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reade
 	return r, nil
 }
 
+// SetHead gives the Reader the object's first bytes, already fetched (by
+// an open that read them instead of asking for metadata): reads within
+// them need no fetch, and the load of block 0 fetches only what follows.
+// head must not be modified afterwards.
+func (r *Reader) SetHead(head []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.head = head
+}
+
 // ReadAt reads len(p) bytes at off with the io.ReaderAt contract.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
@@ -187,7 +198,12 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	var n int64
 	var err error
 	waited := false
-	if random || si < 0 {
+	r.mu.Lock()
+	head := r.head
+	r.mu.Unlock()
+	if off+want <= int64(len(head)) {
+		n = int64(copy(p[:want], head[off:]))
+	} else if random || si < 0 {
 		n, err = r.readSparse(p[:want], off)
 		if random {
 			r.p.stats.randomReads.Add(1)
@@ -440,7 +456,15 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 	if !r.p.budget.TryAcquire(size) {
 		return nil, nil
 	}
-	h, err := r.p.blocks.Start(r.ctx, r.obj, idx)
+	var h *cache.Handle
+	r.mu.Lock()
+	head := r.head
+	r.mu.Unlock()
+	if idx == 0 && len(head) > 0 {
+		h, err = r.p.blocks.StartWithPrefix(r.ctx, r.obj, 0, head)
+	} else {
+		h, err = r.p.blocks.Start(r.ctx, r.obj, idx)
+	}
 	if err != nil {
 		r.p.budget.Release(size)
 		return nil, err
