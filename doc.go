@@ -29,12 +29,22 @@
 // in the cache fail with an error wrapping objstore.ErrChanged, never
 // returning bytes of another version.
 //
+// # Opening
+//
+// Opening a file the metadata cache does not know sends one ranged GET
+// of its first 128 KiB, not a HEAD: the answer says the file exists, gives
+// its size and version, and brings the bytes its first reads need, so the
+// first byte costs one round trip. A file smaller than that is read with
+// that one request.
+//
 // # Caching
 //
 // Objects are read in blocks (8 MiB by default; [WithBlockSize]). A block
 // is looked up in the memory tier, then the disk tier, then fetched from
 // the store with a ranged read pinned to the version, filling the tiers on
-// the way back. Concurrent reads of one block share one fetch. The memory
+// the way back. Concurrent reads of one block share one fetch. Sequential
+// readers are read ahead of and random readers fetch only what they ask
+// (package prefetch; [WithReadahead]). The memory
 // tier defaults to an eighth of the memory available to the process;
 // [WithMemoryCache] sets it and [WithDiskCache] adds disk tiers, which a
 // later process on the same directories finds again.
