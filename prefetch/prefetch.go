@@ -461,7 +461,8 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 	head := r.head
 	r.mu.Unlock()
 	if idx == 0 && len(head) > 0 {
-		h, err = r.p.blocks.StartWithPrefix(r.ctx, r.obj, 0, head)
+		// The head may be longer than a (small) block.
+		h, err = r.p.blocks.StartWithPrefix(r.ctx, r.obj, 0, head[:min(int64(len(head)), size)])
 	} else {
 		h, err = r.p.blocks.Start(r.ctx, r.obj, idx)
 	}

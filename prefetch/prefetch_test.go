@@ -390,3 +390,29 @@ func TestHugeReadStreamsThroughBudget(t *testing.T) {
 		t.Errorf("%d GETs for 100 blocks", got)
 	}
 }
+
+// Bytes given with SetHead serve reads within them (readahead may still
+// start), and block 0's load fetches only what follows them, even when the
+// head is longer than a block.
+func TestHead(t *testing.T) {
+	for _, headLen := range []int{100, bs, bs + 500, 3 * bs} {
+		t.Run(fmt.Sprint(headLen), func(t *testing.T) {
+			const size = 8 * bs
+			e := setup(t, size, prefetch.Config{})
+			r := e.reader(t)
+			r.SetHead(e.data[:headLen])
+			p := make([]byte, 50)
+			if _, err := r.ReadAt(p, 10); err != nil || !bytes.Equal(p, e.data[10:60]) {
+				t.Fatalf("read within the head: %v", err)
+			}
+			got, err := io.ReadAll(io.NewSectionReader(r, 0, size))
+			if err != nil || !bytes.Equal(got, e.data) {
+				t.Fatalf("whole read: %v", err)
+			}
+			e.blocks.Wait()
+			if sent, most := e.store.Total().BodyBytes, int64(size-min(headLen, bs)); sent > most {
+				t.Errorf("origin sent %d bytes, want at most %d (block 0 less the head)", sent, most)
+			}
+		})
+	}
+}
