@@ -346,9 +346,10 @@ func TestCloseEndsEverything(t *testing.T) {
 	close(release)
 	e.blocks.Close()
 	e.p.Close()
-	for i := 0; runtime.NumGoroutine() > before && i < 1000; i++ {
+	// Close has waited for every goroutine it owns; give the ones that
+	// were just released a moment to be scheduled and return.
+	for i := 0; runtime.NumGoroutine() > before && i < 10000; i++ {
 		runtime.Gosched()
-		time.Sleep(time.Millisecond)
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after Close, %d before", n, before)
