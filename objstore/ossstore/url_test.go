@@ -121,7 +121,9 @@ func FuzzParseURL(f *testing.F) {
 				t.Fatalf("ParseURL(%q): err = %v, want fs.ErrInvalid", raw, err)
 			}
 			if u.User != nil {
-				if p, ok := u.User.Password(); ok && len(p) > 3 && strings.Contains(err.Error(), p) {
+				// A password that also appears elsewhere in the URL (as the
+				// host, say) cannot be told apart from that part.
+				if p, ok := u.User.Password(); ok && len(p) > 3 && strings.Contains(err.Error(), p) && !strings.Contains(u.Redacted(), p) {
 					t.Fatalf("ParseURL(%q): error shows the password: %v", raw, err)
 				}
 			}

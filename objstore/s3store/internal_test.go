@@ -114,7 +114,9 @@ func FuzzParseURL(f *testing.F) {
 				t.Fatalf("parseURL(%q) error %v does not wrap fs.ErrInvalid", raw, err)
 			}
 			if u.User != nil {
-				if pw, ok := u.User.Password(); ok && len(pw) > 3 && strings.Contains(err.Error(), pw) {
+				// A password that also appears elsewhere in the URL (as the
+				// host, say) cannot be told apart from that part.
+				if pw, ok := u.User.Password(); ok && len(pw) > 3 && strings.Contains(err.Error(), pw) && !strings.Contains(u.Redacted(), pw) {
 					t.Fatalf("error %q shows the password", err)
 				}
 			}
