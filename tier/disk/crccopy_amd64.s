@@ -70,3 +70,141 @@ TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4
 	CPUID
 	MOVL CX, ret+0(FP)
 	RET
+
+// The fold constants of copyFold512 for CRC32C, one 128-bit lane each:
+// x^(2048+32) mod P and x^(2048-32) mod P, bit-reflected and shifted left
+// by one (P = 0x1EDC6F41, the Castagnoli polynomial). They move a 128-bit
+// lane 256 bytes forward in the message without changing the CRC.
+DATA foldK<>+0(SB)/8, $0xdcb17aa4
+DATA foldK<>+8(SB)/8, $0xb9e02b86
+GLOBL foldK<>(SB), RODATA|NOPTR, $16
+
+// func copyFold512(dst, src *byte, n int, init uint32) uint32
+//
+// Copies n bytes from src to dst (n a positive multiple of 256) and
+// returns their non-inverted CRC32C from init. It folds the bytes, with
+// init XORed into the first four, into 256 bytes whose non-inverted
+// CRC32C from zero is that of the n bytes from init, and ends with the
+// crc32 instruction over those 256 bytes. Four 512-bit
+// accumulators carry sixteen 128-bit lanes; each round multiplies every
+// lane's halves by the fold constants (VPCLMULQDQ) and XORs in the next
+// 256 bytes. As in copyCRC3, each byte is loaded once into a register,
+// stored from it and folded from it.
+TEXT ·copyFold512(SB), NOSPLIT, $256-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), BX
+	MOVL init+24(FP), AX
+
+	VBROADCASTI32X4 foldK<>(SB), Z8
+	VMOVDQU64 0(SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VMOVDQU64 128(SI), Z2
+	VMOVDQU64 192(SI), Z3
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z3, 192(DI)
+	VMOVD     AX, X10
+	VPXORQ    Z10, Z0, Z0
+	ADDQ      $256, SI
+	ADDQ      $256, DI
+	SUBQ      $256, BX
+	JZ        done
+
+loop:
+	VMOVDQU64  0(SI), Z4
+	VMOVDQU64  64(SI), Z5
+	VMOVDQU64  128(SI), Z6
+	VMOVDQU64  192(SI), Z7
+	VMOVDQU64  Z4, 0(DI)
+	VMOVDQU64  Z5, 64(DI)
+	VMOVDQU64  Z6, 128(DI)
+	VMOVDQU64  Z7, 192(DI)
+	VPCLMULQDQ $0x00, Z8, Z0, Z11
+	VPCLMULQDQ $0x11, Z8, Z0, Z0
+	VPCLMULQDQ $0x00, Z8, Z1, Z12
+	VPCLMULQDQ $0x11, Z8, Z1, Z1
+	VPCLMULQDQ $0x00, Z8, Z2, Z13
+	VPCLMULQDQ $0x11, Z8, Z2, Z2
+	VPCLMULQDQ $0x00, Z8, Z3, Z14
+	VPCLMULQDQ $0x11, Z8, Z3, Z3
+	VPTERNLOGD $0x96, Z11, Z4, Z0
+	VPTERNLOGD $0x96, Z12, Z5, Z1
+	VPTERNLOGD $0x96, Z13, Z6, Z2
+	VPTERNLOGD $0x96, Z14, Z7, Z3
+	ADDQ       $256, SI
+	ADDQ       $256, DI
+	SUBQ       $256, BX
+	JNZ        loop
+
+done:
+	VMOVDQU64 Z0, 0(SP)
+	VMOVDQU64 Z1, 64(SP)
+	VMOVDQU64 Z2, 128(SP)
+	VMOVDQU64 Z3, 192(SP)
+	VZEROUPPER
+	XORL      AX, AX
+	XORQ      CX, CX
+
+reduce:
+	CRC32Q (SP)(CX*1), AX
+	ADDQ   $8, CX
+	CMPQ   CX, $256
+	JNE    reduce
+	MOVL   AX, ret+32(FP)
+	RET
+
+// func crcFold512(src *byte, n int, init uint32) uint32
+//
+// copyFold512 without the copy: the non-inverted CRC32C from init of n
+// bytes (n a positive multiple of 256) at src.
+TEXT ·crcFold512(SB), NOSPLIT, $256-28
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), BX
+	MOVL init+16(FP), AX
+
+	VBROADCASTI32X4 foldK<>(SB), Z8
+	VMOVDQU64 0(SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VMOVDQU64 128(SI), Z2
+	VMOVDQU64 192(SI), Z3
+	VMOVD     AX, X10
+	VPXORQ    Z10, Z0, Z0
+	ADDQ      $256, SI
+	SUBQ      $256, BX
+	JZ        done
+
+loop:
+	VPCLMULQDQ $0x00, Z8, Z0, Z11
+	VPCLMULQDQ $0x11, Z8, Z0, Z0
+	VPCLMULQDQ $0x00, Z8, Z1, Z12
+	VPCLMULQDQ $0x11, Z8, Z1, Z1
+	VPCLMULQDQ $0x00, Z8, Z2, Z13
+	VPCLMULQDQ $0x11, Z8, Z2, Z2
+	VPCLMULQDQ $0x00, Z8, Z3, Z14
+	VPCLMULQDQ $0x11, Z8, Z3, Z3
+	VPTERNLOGD $0x96, 0(SI), Z11, Z0
+	VPTERNLOGD $0x96, 64(SI), Z12, Z1
+	VPTERNLOGD $0x96, 128(SI), Z13, Z2
+	VPTERNLOGD $0x96, 192(SI), Z14, Z3
+	ADDQ       $256, SI
+	SUBQ       $256, BX
+	JNZ        loop
+
+done:
+	VMOVDQU64 Z0, 0(SP)
+	VMOVDQU64 Z1, 64(SP)
+	VMOVDQU64 Z2, 128(SP)
+	VMOVDQU64 Z3, 192(SP)
+	VZEROUPPER
+	XORL      AX, AX
+	XORQ      CX, CX
+
+reduce:
+	CRC32Q (SP)(CX*1), AX
+	ADDQ   $8, CX
+	CMPQ   CX, $256
+	JNE    reduce
+	MOVL   AX, ret+24(FP)
+	RET

@@ -2,6 +2,7 @@ package disk
 
 import (
 	"bytes"
+	"hash/crc32"
 	"math/rand/v2"
 	"testing"
 )
@@ -10,24 +11,41 @@ import (
 // hash/crc32, for whole pieces (the fused loop) and short ones, at every
 // alignment of source and destination.
 func TestCopyPiece(t *testing.T) {
+	for _, fold := range []bool{false, true} {
+		if fold && !haveFold512Default {
+			continue // this CPU has no VPCLMULQDQ: only the other paths run
+		}
+		t.Run(map[bool]string{false: "crc", true: "fold"}[fold], func(t *testing.T) {
+			haveFold512 = fold
+			defer func() { haveFold512 = haveFold512Default }()
+			testCopyPiece(t)
+		})
+	}
+}
+
+func testCopyPiece(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, pieceSize+64)
 	for i := range buf {
 		buf[i] = byte(r.Uint32())
 	}
 	out := make([]byte, pieceSize+64)
-	for _, n := range []int{0, 1, 7, 8, 100, pieceSize - 1, pieceSize} {
+	for _, n := range []int{0, 1, 7, 8, 100, 255, 256, 257, 511, 512, 1000, 4096, pieceSize - 1, pieceSize} {
 		for _, sa := range []int{0, 1, 3, 8, 13} {
 			for _, da := range []int{0, 5} {
 				src := buf[sa : sa+n]
 				clear(out)
 				dst := out[da : da+n]
 				got := copyPiece(dst, src)
-				if want := crcOf(src); got != want {
+				want := crc32.Checksum(src, castagnoli)
+				if got != want {
 					t.Fatalf("n %d, src+%d, dst+%d: crc %08x, want %08x", n, sa, da, got, want)
 				}
 				if !bytes.Equal(dst, src) {
 					t.Fatalf("n %d, src+%d, dst+%d: wrong bytes copied", n, sa, da)
+				}
+				if c := crcOf(src); c != want {
+					t.Fatalf("n %d, src+%d: crcOf %08x, want %08x", n, sa, c, want)
 				}
 				if bytes.ContainsFunc(out[:da], func(r rune) bool { return r != 0 }) || bytes.ContainsFunc(out[da+n:], func(r rune) bool { return r != 0 }) {
 					t.Fatalf("n %d, dst+%d: wrote outside dst", n, da)
@@ -37,7 +55,7 @@ func TestCopyPiece(t *testing.T) {
 	}
 	// Every single-bit change of a whole piece changes the checksum.
 	src := buf[:pieceSize]
-	want := crcOf(src)
+	want := crc32.Checksum(src, castagnoli)
 	for range 200 {
 		i := r.IntN(pieceSize)
 		src[i] ^= 1 << r.IntN(8)
@@ -45,7 +63,7 @@ func TestCopyPiece(t *testing.T) {
 			t.Fatalf("bit flip at %d not seen", i)
 		}
 		src[i] = buf[i] // restore: buf is src
-		want = crcOf(src)
+		want = crc32.Checksum(src, castagnoli)
 	}
 }
 

@@ -117,10 +117,10 @@ func encodeHeader(key string, data []byte) []byte {
 	for i := range n {
 		lo := i * pieceSize
 		hi := min(lo+pieceSize, int64(len(data)))
-		binary.LittleEndian.PutUint32(sums[4*i:], crc32.Checksum(data[lo:hi], castagnoli))
+		binary.LittleEndian.PutUint32(sums[4*i:], crcOf(data[lo:hi]))
 	}
 	end := len(h) - 4
-	binary.LittleEndian.PutUint32(h[end:], crc32.Checksum(h[:end], castagnoli))
+	binary.LittleEndian.PutUint32(h[end:], crcOf(h[:end]))
 	return h
 }
 
@@ -152,7 +152,7 @@ func parseFixed(buf []byte, key string) (dataLen int64, err error) {
 // for key.
 func parseHeader(hdr []byte, key string, dataLen int64) (header, error) {
 	end := len(hdr) - 4
-	if binary.LittleEndian.Uint32(hdr[end:]) != crc32.Checksum(hdr[:end], castagnoli) {
+	if binary.LittleEndian.Uint32(hdr[end:]) != crcOf(hdr[:end]) {
 		return header{}, errCorrupt
 	}
 	if string(hdr[fixedHeader:fixedHeader+len(key)]) != key {
@@ -163,7 +163,7 @@ func parseHeader(hdr []byte, key string, dataLen int64) (header, error) {
 
 // verifyPiece checks piece i of a block against its header.
 func (h *header) verifyPiece(i int64, piece []byte) bool {
-	return crc32.Checksum(piece, castagnoli) == h.sum(i)
+	return crcOf(piece) == h.sum(i)
 }
 
 // sum is the CRC32C the header gives for piece i.
@@ -177,9 +177,6 @@ func roundUp(n, bsize int64) int64 {
 	}
 	return (n + bsize - 1) / bsize * bsize
 }
-
-// crcOf is the CRC32C of b.
-func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // rawCRC updates a CRC32C without the inversions on entry and exit (the
 // form the crc32 instruction computes): crcOf(b) == ^rawCRC(^0, b).

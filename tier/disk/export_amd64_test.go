@@ -1,0 +1,3 @@
+package disk
+
+var haveFold512Default = haveFold512
