@@ -307,6 +307,12 @@ func (r *Reader) classify(off, n int64) int {
 		if off < s.next-back || off > s.next+fwd {
 			continue
 		}
+		if s.reads < 2 && off+n <= s.next {
+			// A young stream continues only forward: a read that ends
+			// where the last one began (a Parquet footer read after the
+			// file's tail) is not the start of a sequential stream.
+			continue
+		}
 		s.next = max(s.next, off+n)
 		s.reads++
 		s.run++

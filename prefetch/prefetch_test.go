@@ -417,3 +417,35 @@ func TestHead(t *testing.T) {
 		})
 	}
 }
+
+// A Parquet-like reader: the file's tail, then the footer before it, then
+// column chunks at scattered offsets, each in one ReadAt. None of it is a
+// sequential stream, so the origin sends about the bytes asked, not whole
+// blocks and windows.
+func TestParquetPattern(t *testing.T) {
+	const size = 400 * bs
+	e := setup(t, size, prefetch.Config{})
+	r := e.reader(t)
+	var asked int64
+	read := func(off, n int64) {
+		t.Helper()
+		p := make([]byte, n)
+		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+n]) {
+			t.Fatalf("read %d at %d: %v", n, off, err)
+		}
+		asked += n
+	}
+	read(size-8, 8)             // the length and magic
+	read(size-8-bs/4, bs/4)     // the footer, ending where the tail began
+	read(37*bs+1000, 5*bs+bs/3) // column chunks, each spanning blocks
+	read(211*bs+77, 9*bs)
+	read(90*bs, 3*bs/2)
+	e.blocks.Wait()
+	sent := e.store.Total().BodyBytes
+	if ratio := float64(sent) / float64(asked); ratio > 1.05 {
+		t.Errorf("Parquet-like reads: origin sent %.3f× the bytes asked, want ≤ 1.05×; %+v", ratio, e.p.Stats())
+	}
+	if st := e.p.Stats(); st.ReadaheadBlocks != 0 {
+		t.Errorf("Parquet-like reads started readahead: %+v", st)
+	}
+}
