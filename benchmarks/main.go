@@ -7,7 +7,7 @@
 // Markdown table, JSON and a PNG chart.
 //
 //	go run ./benchmarks                      # every scenario, defaults
-//	go run ./benchmarks -size 1GiB -scenarios 1,3
+//	go run ./benchmarks -size 256MiB -scenarios 1,3
 //	go run ./benchmarks -latency 50ms -conn-bw 100MB -total-bw 0
 //
 // See benchmarks/README.md for what each scenario measures and why.
@@ -34,6 +34,7 @@ type config struct {
 	latency     time.Duration
 	connBW      int64 // bytes/s per connection; 0 = no cap
 	totalBW     int64 // bytes/s over all connections; 0 = no cap
+	wideConnBW  int64 // per-connection cap of scenario 1b; 0 = no cap
 	wideTotalBW int64 // total cap of scenario 1b; 0 = no cap
 	wideConc    int   // tierfs's readahead concurrency in scenario 1b
 	size        int64 // the big object
@@ -45,6 +46,7 @@ type config struct {
 	scenarios   []int
 	out         string
 	tm          string // "auto", "off" or a built tmbaseline binary
+	tmRefs      bool   // also run the transfer manager at its default concurrency with ranges
 	seed        uint64
 }
 
@@ -63,13 +65,14 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	fl := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
 	var c config
-	var connBW, totalBW, wideTotalBW, size, budget, scen string
+	var connBW, totalBW, wideConnBW, wideTotalBW, size, budget, scen string
 	fl.DurationVar(&c.latency, "latency", 20*time.Millisecond, "first-byte latency the emulated store adds to every request")
 	fl.StringVar(&connBW, "conn-bw", "50MB", "bandwidth cap per connection, bytes/s (suffixes KB MB GB KiB MiB GiB; 0 = none)")
 	fl.StringVar(&totalBW, "total-bw", "200MB", "bandwidth cap over all connections, bytes/s (0 = none)")
-	fl.StringVar(&wideTotalBW, "wide-total-bw", "0", "total bandwidth cap of scenario 1b, where 8× single-stream is reachable (0 = none)")
+	fl.StringVar(&wideConnBW, "wide-conn-bw", "20MB", "bandwidth cap per connection in scenario 1b, where 8× single-stream is reachable (0 = none)")
+	fl.StringVar(&wideTotalBW, "wide-total-bw", "200MB", "bandwidth cap over all connections in scenario 1b (0 = none)")
 	fl.IntVar(&c.wideConc, "wide-concurrency", 16, "tierfs's readahead concurrency (prefetch.Config.Concurrency) in scenario 1b")
-	fl.StringVar(&size, "size", "256MiB", "size of the big object of scenarios 1-6")
+	fl.StringVar(&size, "size", "1GiB", "size of the big object of scenarios 1-7a")
 	fl.IntVar(&c.linkConns, "link-conns", 16, "connections the link ceiling assumes: min(total-bw, link-conns × conn-bw)")
 	fl.IntVar(&c.files, "files", 500, "small files (64-512 KiB) in scenario 7")
 	fl.IntVar(&c.randomReads, "random-reads", 200, "random reads in scenario 4, spread over the whole object")
@@ -78,6 +81,7 @@ func parseFlags(args []string) (config, error) {
 	fl.StringVar(&scen, "scenarios", "1,2,3,4,5,6,7", "scenarios to run, comma-separated")
 	fl.StringVar(&c.out, "out", "", "directory for results.md, results.json and results.png (default: benchmarks/results)")
 	fl.StringVar(&c.tm, "tm", "auto", "transfer-manager baseline: auto (build benchmarks/tmbaseline), off, or the path of a built binary")
+	fl.BoolVar(&c.tmRefs, "tm-refs", false, "also run the transfer manager at its default concurrency with 8 MiB ranges in scenario 1 (references, about a minute more)")
 	fl.Uint64Var(&c.seed, "seed", 1, "seed of the data and of the random patterns")
 	if err := fl.Parse(args); err != nil {
 		return c, err
@@ -90,7 +94,7 @@ func parseFlags(args []string) (config, error) {
 		name string
 		s    string
 		dst  *int64
-	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
+	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-conn-bw", wideConnBW, &c.wideConnBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
 		if *p.dst, err = parseBytes(p.s); err != nil {
 			return c, fmt.Errorf("%s: %w", p.name, err)
 		}

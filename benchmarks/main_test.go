@@ -26,7 +26,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.latency != 20*time.Millisecond || c.connBW != 50e6 || c.size != 256<<20 || len(c.scenarios) != 7 {
+	if c.latency != 20*time.Millisecond || c.connBW != 50e6 || c.size != 1<<30 || c.wideConnBW != 20e6 || c.wideTotalBW != 200e6 || c.tmRefs || len(c.scenarios) != 7 {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = parseFlags([]string{"-scenarios", "3, 1,3", "-total-bw", "0", "-size", "64MiB"})

@@ -197,7 +197,6 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 
 	var n int64
 	var err error
-	waited := false
 	r.mu.Lock()
 	head := r.head
 	r.mu.Unlock()
@@ -216,12 +215,11 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 			r.schedule(si, off)
 			r.mu.Unlock()
 		}
-		n, waited, err = r.readSequential(p[:want], off, si)
+		n, err = r.readSequential(p[:want], off, si)
 	}
 	if err == nil && si >= 0 && !r.p.cfg.Disabled {
 		r.mu.Lock()
 		if si < len(r.streams) {
-			r.grow(si, waited)
 			r.schedule(si, r.streams[si].next)
 		}
 		r.mu.Unlock()
@@ -370,13 +368,17 @@ func (r *Reader) checkRandom() {
 // holds, else from the cache tiers, else by loading the block and holding
 // it. When the budget has no room for the block, the Reader lets go of
 // all it holds (so readers never hold memory while waiting for more) and
-// fetches only the bytes asked for. It reports whether the read had to
-// wait for data.
+// fetches only the bytes asked for.
+//
+// The first time a read has to wait for a load, it doubles the stream's
+// window (grow) and starts the loads the larger window takes in before it
+// waits, so a stream that has not caught up yet widens at once rather than
+// after the block it waits for has arrived.
 //
 // A read longer than two blocks lets go of each block once it has copied
 // it to the block's end, and tops up the loads ahead of it, so that one
 // huge ReadAt streams through the budget instead of holding all of it.
-func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error) {
+func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 	big := int64(len(p)) > 2*r.bs
 	waited := false
 	var done int64
@@ -397,7 +399,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 			// A straggler behind the blocks the stream keeps: its block
 			// was fetched and let go; fetch only the bytes asked.
 			if _, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, dst, pos, cache.Partial); err != nil && err != io.EOF {
-				return done, waited, err
+				return done, err
 			}
 			done += n
 			continue
@@ -405,7 +407,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 		if a == nil {
 			var err error
 			if a, err = r.load(idx); err != nil {
-				return done, waited, err
+				return done, err
 			}
 		}
 		if a == nil { // no room in the budget
@@ -413,15 +415,23 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 			r.dropAll()
 			r.mu.Unlock()
 			r.p.stats.budgetShort.Add(1)
-			waited = true
 			if _, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, dst, pos, cache.Partial); err != nil && err != io.EOF {
-				return done, waited, err
+				return done, err
 			}
 			done += n
 			continue
 		}
-		if !a.h.Ready(boff + n) {
-			waited = true // the reader caught up with the load
+		if !a.h.Ready(boff+n) && !waited {
+			// The reader caught up with the load: widen the window now.
+			waited = true
+			if si >= 0 && !r.p.cfg.Disabled {
+				r.mu.Lock()
+				if si < len(r.streams) {
+					r.grow(si)
+					r.schedule(si, pos)
+				}
+				r.mu.Unlock()
+			}
 		}
 		if err := a.h.Wait(r.ctx, boff+n); err != nil {
 			if a.h.Err() != nil {
@@ -432,7 +442,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 				}
 				r.mu.Unlock()
 			}
-			return done, waited, err
+			return done, err
 		}
 		copy(dst, a.h.Bytes()[boff:boff+n])
 		r.p.stats.heldHits.Add(1)
@@ -448,7 +458,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, bool, error
 			r.mu.Unlock()
 		}
 	}
-	return done, waited, nil
+	return done, nil
 }
 
 // load starts holding block idx, if its bytes can be reserved from the
@@ -524,11 +534,11 @@ func (r *Reader) keepFrom(si int) int64 {
 	return r.streams[si].next - r.p.cfg.Backward
 }
 
-// grow doubles stream si's window when the reader had to wait, up to
-// MaxWindow. Called with r.mu held.
-func (r *Reader) grow(si int, waited bool) {
+// grow doubles stream si's window, up to MaxWindow: the reader had to
+// wait. Called with r.mu held.
+func (r *Reader) grow(si int) {
 	s := &r.streams[si]
-	if waited && s.reads >= 2 {
+	if s.reads >= 2 {
 		s.window = min(s.window*2, max(r.p.cfg.MaxWindow, r.bs))
 	}
 }
