@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tierfs/tierfs/internal/ctxio"
 	"github.com/tierfs/tierfs/objstore"
 )
 
@@ -319,7 +320,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 		}
 	}()
 
-	src := io.Reader(&ctxReader{ctx: ctx, r: r})
+	src := ctxio.NewReader(ctx, r)
 	if opts.Size > 0 {
 		src = io.LimitReader(src, opts.Size+1)
 	}
@@ -419,19 +420,6 @@ func (s *Store) syncDir(dir string) {
 	}
 	d.Sync()
 	d.Close()
-}
-
-// ctxReader stops reading when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Delete removes the file of key, then each parent directory that is

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tierfs/tierfs/internal/ctxio"
 	"github.com/tierfs/tierfs/objstore"
 )
 
@@ -244,7 +245,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 		return objstore.Object{}, err
 	}
 	var buf bytes.Buffer
-	src := io.Reader(&ctxReader{ctx: ctx, r: r})
+	src := ctxio.NewReader(ctx, r)
 	if opts.Size > 0 {
 		buf.Grow(int(min(opts.Size, 64<<20)))
 		src = io.LimitReader(src, opts.Size+1)
@@ -271,19 +272,6 @@ func sizeText(got int, want int64) string {
 		return "more than " + strconv.FormatInt(want, 10)
 	}
 	return strconv.Itoa(got)
-}
-
-// ctxReader stops reading when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Delete removes key. Deleting a missing key is not an error.

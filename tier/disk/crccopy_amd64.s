@@ -1,5 +1,67 @@
 #include "textflag.h"
 
+// FOLD_START takes the first 256 bytes, loaded into Z0-Z3, and XORs the
+// CRC in AX into the first four; it loads the constants into Z8.
+#define FOLD_START \
+	VBROADCASTI32X4 foldK<>(SB), Z8 \
+	VMOVD           AX, X10         \
+	VPXORQ          Z10, Z0, Z0
+
+// FOLD_MUL multiplies the halves of every lane of Z0-Z3 by the constants:
+// the low products to Z11-Z14, the high ones in place. The caller XORs
+// the next 256 bytes into both.
+#define FOLD_MUL \
+	VPCLMULQDQ $0x00, Z8, Z0, Z11 \
+	VPCLMULQDQ $0x11, Z8, Z0, Z0  \
+	VPCLMULQDQ $0x00, Z8, Z1, Z12 \
+	VPCLMULQDQ $0x11, Z8, Z1, Z1  \
+	VPCLMULQDQ $0x00, Z8, Z2, Z13 \
+	VPCLMULQDQ $0x11, Z8, Z2, Z2  \
+	VPCLMULQDQ $0x00, Z8, Z3, Z14 \
+	VPCLMULQDQ $0x11, Z8, Z3, Z3
+
+// FOLD_END leaves in AX the non-inverted CRC32C from zero of the 256 bytes
+// in Z0-Z3, with the crc32 instruction, through the frame's 256 bytes.
+#define FOLD_END \
+	VMOVDQU64 Z0, 0(SP)           \
+	VMOVDQU64 Z1, 64(SP)          \
+	VMOVDQU64 Z2, 128(SP)         \
+	VMOVDQU64 Z3, 192(SP)         \
+	VZEROUPPER                    \
+	XORL      AX, AX              \
+	CRC32Q    0(SP), AX           \
+	CRC32Q    8(SP), AX           \
+	CRC32Q    16(SP), AX          \
+	CRC32Q    24(SP), AX          \
+	CRC32Q    32(SP), AX          \
+	CRC32Q    40(SP), AX          \
+	CRC32Q    48(SP), AX          \
+	CRC32Q    56(SP), AX          \
+	CRC32Q    64(SP), AX          \
+	CRC32Q    72(SP), AX          \
+	CRC32Q    80(SP), AX          \
+	CRC32Q    88(SP), AX          \
+	CRC32Q    96(SP), AX          \
+	CRC32Q    104(SP), AX         \
+	CRC32Q    112(SP), AX         \
+	CRC32Q    120(SP), AX         \
+	CRC32Q    128(SP), AX         \
+	CRC32Q    136(SP), AX         \
+	CRC32Q    144(SP), AX         \
+	CRC32Q    152(SP), AX         \
+	CRC32Q    160(SP), AX         \
+	CRC32Q    168(SP), AX         \
+	CRC32Q    176(SP), AX         \
+	CRC32Q    184(SP), AX         \
+	CRC32Q    192(SP), AX         \
+	CRC32Q    200(SP), AX         \
+	CRC32Q    208(SP), AX         \
+	CRC32Q    216(SP), AX         \
+	CRC32Q    224(SP), AX         \
+	CRC32Q    232(SP), AX         \
+	CRC32Q    240(SP), AX         \
+	CRC32Q    248(SP), AX
+
 // func copyCRC3(crcA, crcB, crcC uint32, dst, src *byte, n int) (retA, retB, retC uint32)
 //
 // Copies 3n bytes from src to dst (n a positive multiple of 24) and
@@ -84,19 +146,17 @@ GLOBL foldK<>(SB), RODATA|NOPTR, $16
 // Copies n bytes from src to dst (n a positive multiple of 256) and
 // returns their non-inverted CRC32C from init. It folds the bytes, with
 // init XORed into the first four, into 256 bytes whose non-inverted
-// CRC32C from zero is that of the n bytes from init, and ends with the
-// crc32 instruction over those 256 bytes. Four 512-bit
-// accumulators carry sixteen 128-bit lanes; each round multiplies every
-// lane's halves by the fold constants (VPCLMULQDQ) and XORs in the next
-// 256 bytes. As in copyCRC3, each byte is loaded once into a register,
-// stored from it and folded from it.
+// CRC32C from zero is that of the n bytes from init (FOLD_END). Four
+// 512-bit accumulators carry sixteen 128-bit lanes; each round multiplies
+// every lane's halves by the fold constants (VPCLMULQDQ) and XORs in the
+// next 256 bytes. As in copyCRC3, each byte is loaded once into a
+// register, stored from it and folded from it.
 TEXT ·copyFold512(SB), NOSPLIT, $256-36
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), BX
 	MOVL init+24(FP), AX
 
-	VBROADCASTI32X4 foldK<>(SB), Z8
 	VMOVDQU64 0(SI), Z0
 	VMOVDQU64 64(SI), Z1
 	VMOVDQU64 128(SI), Z2
@@ -105,8 +165,7 @@ TEXT ·copyFold512(SB), NOSPLIT, $256-36
 	VMOVDQU64 Z1, 64(DI)
 	VMOVDQU64 Z2, 128(DI)
 	VMOVDQU64 Z3, 192(DI)
-	VMOVD     AX, X10
-	VPXORQ    Z10, Z0, Z0
+	FOLD_START
 	ADDQ      $256, SI
 	ADDQ      $256, DI
 	SUBQ      $256, BX
@@ -121,14 +180,7 @@ loop:
 	VMOVDQU64  Z5, 64(DI)
 	VMOVDQU64  Z6, 128(DI)
 	VMOVDQU64  Z7, 192(DI)
-	VPCLMULQDQ $0x00, Z8, Z0, Z11
-	VPCLMULQDQ $0x11, Z8, Z0, Z0
-	VPCLMULQDQ $0x00, Z8, Z1, Z12
-	VPCLMULQDQ $0x11, Z8, Z1, Z1
-	VPCLMULQDQ $0x00, Z8, Z2, Z13
-	VPCLMULQDQ $0x11, Z8, Z2, Z2
-	VPCLMULQDQ $0x00, Z8, Z3, Z14
-	VPCLMULQDQ $0x11, Z8, Z3, Z3
+	FOLD_MUL
 	VPTERNLOGD $0x96, Z11, Z4, Z0
 	VPTERNLOGD $0x96, Z12, Z5, Z1
 	VPTERNLOGD $0x96, Z13, Z6, Z2
@@ -139,20 +191,8 @@ loop:
 	JNZ        loop
 
 done:
-	VMOVDQU64 Z0, 0(SP)
-	VMOVDQU64 Z1, 64(SP)
-	VMOVDQU64 Z2, 128(SP)
-	VMOVDQU64 Z3, 192(SP)
-	VZEROUPPER
-	XORL      AX, AX
-	XORQ      CX, CX
-
-reduce:
-	CRC32Q (SP)(CX*1), AX
-	ADDQ   $8, CX
-	CMPQ   CX, $256
-	JNE    reduce
-	MOVL   AX, ret+32(FP)
+	FOLD_END
+	MOVL AX, ret+32(FP)
 	RET
 
 // func crcFold512(src *byte, n int, init uint32) uint32
@@ -164,26 +204,17 @@ TEXT ·crcFold512(SB), NOSPLIT, $256-28
 	MOVQ n+8(FP), BX
 	MOVL init+16(FP), AX
 
-	VBROADCASTI32X4 foldK<>(SB), Z8
 	VMOVDQU64 0(SI), Z0
 	VMOVDQU64 64(SI), Z1
 	VMOVDQU64 128(SI), Z2
 	VMOVDQU64 192(SI), Z3
-	VMOVD     AX, X10
-	VPXORQ    Z10, Z0, Z0
+	FOLD_START
 	ADDQ      $256, SI
 	SUBQ      $256, BX
 	JZ        done
 
 loop:
-	VPCLMULQDQ $0x00, Z8, Z0, Z11
-	VPCLMULQDQ $0x11, Z8, Z0, Z0
-	VPCLMULQDQ $0x00, Z8, Z1, Z12
-	VPCLMULQDQ $0x11, Z8, Z1, Z1
-	VPCLMULQDQ $0x00, Z8, Z2, Z13
-	VPCLMULQDQ $0x11, Z8, Z2, Z2
-	VPCLMULQDQ $0x00, Z8, Z3, Z14
-	VPCLMULQDQ $0x11, Z8, Z3, Z3
+	FOLD_MUL
 	VPTERNLOGD $0x96, 0(SI), Z11, Z0
 	VPTERNLOGD $0x96, 64(SI), Z12, Z1
 	VPTERNLOGD $0x96, 128(SI), Z13, Z2
@@ -193,18 +224,6 @@ loop:
 	JNZ        loop
 
 done:
-	VMOVDQU64 Z0, 0(SP)
-	VMOVDQU64 Z1, 64(SP)
-	VMOVDQU64 Z2, 128(SP)
-	VMOVDQU64 Z3, 192(SP)
-	VZEROUPPER
-	XORL      AX, AX
-	XORQ      CX, CX
-
-reduce:
-	CRC32Q (SP)(CX*1), AX
-	ADDQ   $8, CX
-	CMPQ   CX, $256
-	JNE    reduce
-	MOVL   AX, ret+24(FP)
+	FOLD_END
+	MOVL AX, ret+24(FP)
 	RET
