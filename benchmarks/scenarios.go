@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -58,6 +59,29 @@ func containsInt(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// coldFile is the big object open in an FS of its own.
+type coldFile struct {
+	fs.File
+	fsys *benchFS
+}
+
+// Close closes the file and its FS.
+func (c *coldFile) Close() error { return errors.Join(c.File.Close(), c.fsys.Close()) }
+
+// openCold opens the big object in a new cold FS.
+func (e *env) openCold(ctx context.Context) (*coldFile, error) {
+	fsys, err := e.newFS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fsys.Open(bigKey)
+	if err != nil {
+		fsys.Close()
+		return nil, err
+	}
+	return &coldFile{File: f, fsys: fsys}, nil
 }
 
 // copyFile opens name in fsys and io.Copy's it to io.Discard.
@@ -340,17 +364,12 @@ func (e *env) reordered(ctx context.Context) error {
 		}
 		single = mbps(n, m.wall)
 	}
-	fsys, err := e.newFS(ctx)
-	if err != nil {
-		return err
-	}
-	defer fsys.Close()
-	f, err := fsys.Open(bigKey)
+	f, err := e.openCold(ctx)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	ra := f.(io.ReaderAt)
+	ra := f.File.(io.ReaderAt)
 	e.srv.ResetStats()
 	var cursor, got atomic.Int64
 	m, err := measure(func() error {
@@ -377,7 +396,7 @@ func (e *env) reordered(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, ps := e.srv.Total(), fsys.Stats().Prefetch
+	st, ps := e.srv.Total(), f.fsys.Stats().Prefetch
 	rate := mbps(got.Load(), m.wall)
 	r.add(row{Scenario: sc, Name: "tierfs, one reader, cold io.Copy", Value: single, Unit: "MB/s", Role: roleBaseline,
 		Note: map[bool]string{true: "scenario 1", false: "measured here (scenario 1 did not run)"}[e.seqRate > 0]})
@@ -416,17 +435,12 @@ func (e *env) randomThenScan(ctx context.Context) error {
 	if err := e.ensureRTT(ctx); err != nil {
 		return err
 	}
-	fsys, err := e.newFS(ctx)
-	if err != nil {
-		return err
-	}
-	defer fsys.Close()
-	f, err := fsys.Open(bigKey)
+	f, err := e.openCold(ctx)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	ra := f.(io.ReaderAt)
+	ra := f.File.(io.ReaderAt)
 	rng := rand.New(rand.NewPCG(e.cfg.seed, 4))
 	buf := make([]byte, 64<<10)
 	lat := make([]time.Duration, 0, e.cfg.randomReads)
@@ -461,7 +475,7 @@ func (e *env) randomThenScan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, ps := e.srv.Total(), fsys.Stats().Prefetch
+	st, ps := e.srv.Total(), f.fsys.Stats().Prefetch
 	rtt := ms(e.rtt)
 	p50, p99 := ms(percentile(lat, 50)), ms(percentile(lat, 99))
 	c50 := ms(percentile(cold, 50))
@@ -484,7 +498,7 @@ func (e *env) randomThenScan(ctx context.Context) error {
 
 	// The scan: 1 MiB Reads over the whole object from the start, timed
 	// per 8 MiB window.
-	if _, err := f.(io.Seeker).Seek(0, io.SeekStart); err != nil {
+	if _, err := f.File.(io.Seeker).Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	const window = 8 << 20
@@ -579,12 +593,7 @@ func (e *env) skipAndParquet(ctx context.Context) error {
 		readLen = period * 4 / 5
 		pattern = "80% / 20% of each eighth: 400 MB / 100 MB scaled to the object"
 	}
-	fsys, err := e.newFS(ctx)
-	if err != nil {
-		return err
-	}
-	defer fsys.Close()
-	f, err := fsys.Open(bigKey)
+	f, err := e.openCold(ctx)
 	if err != nil {
 		return err
 	}
@@ -594,7 +603,7 @@ func (e *env) skipAndParquet(ctx context.Context) error {
 	e.srv.ResetStats()
 	m, err := measure(func() error {
 		for off := int64(0); off < size; off += period {
-			if _, err := f.(io.Seeker).Seek(off, io.SeekStart); err != nil {
+			if _, err := f.File.(io.Seeker).Seek(off, io.SeekStart); err != nil {
 				return err
 			}
 			n, err := readSpan(f, buf, min(readLen, size-off))
@@ -624,17 +633,12 @@ func (e *env) skipAndParquet(ctx context.Context) error {
 	amp.atMost(1.2, "×")
 
 	// Parquet: the 8-byte tail, the footer, 3 column chunks of 1-8 MiB.
-	pf, err := e.newFS(ctx)
-	if err != nil {
-		return err
-	}
-	defer pf.Close()
-	g, err := pf.Open(bigKey)
+	g, err := e.openCold(ctx)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
-	ra := g.(io.ReaderAt)
+	ra := g.File.(io.ReaderAt)
 	rng := rand.New(rand.NewPCG(e.cfg.seed, 5))
 	const footer = 64 << 10
 	reads := [][2]int64{{size - 8, 8}, {size - 8 - footer, footer}}
