@@ -424,16 +424,9 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 		if !a.h.Ready(boff+n) && !waited {
 			// The reader caught up with the load: widen the window now.
 			waited = true
-			if si >= 0 && !r.p.cfg.Disabled {
-				r.mu.Lock()
-				if si < len(r.streams) {
-					r.grow(si)
-					r.schedule(si, pos)
-				}
-				r.mu.Unlock()
-			}
+			r.widen(si, pos)
 		}
-		if err := a.h.Wait(r.ctx, boff+n); err != nil {
+		if err := r.waitWidening(a.h, boff+n, si, pos); err != nil {
 			if a.h.Err() != nil {
 				// Forget the failed block so a later read tries again.
 				r.mu.Lock()
@@ -459,6 +452,40 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 		}
 	}
 	return done, nil
+}
+
+// widenEvery is how long a reader waits for a load before its stream's
+// window doubles again: a reader still waiting after it is limited by the
+// loads in flight, so more of them, up to Concurrency and the budget, will
+// help. It is about two round trips to S3.
+const widenEvery = 50 * time.Millisecond
+
+// widen doubles stream si's window and starts the loads it takes in from
+// pos on, if si is a stream and readahead is on.
+func (r *Reader) widen(si int, pos int64) {
+	if si < 0 || r.p.cfg.Disabled {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if si < len(r.streams) {
+		r.grow(si)
+		r.schedule(si, pos)
+	}
+}
+
+// waitWidening waits for h's bytes [0, end), widening stream si's window
+// every widenEvery that it is still waiting.
+func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) error {
+	for {
+		ctx, cancel := context.WithTimeout(r.ctx, widenEvery)
+		err := h.Wait(ctx, end)
+		cancel()
+		if err == nil || r.ctx.Err() != nil || h.Err() != nil {
+			return err
+		}
+		r.widen(si, pos)
+	}
 }
 
 // load starts holding block idx, if its bytes can be reserved from the

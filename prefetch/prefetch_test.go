@@ -449,3 +449,24 @@ func TestParquetPattern(t *testing.T) {
 		t.Errorf("Parquet-like reads started readahead: %+v", st)
 	}
 }
+
+// A reader that keeps waiting on its first block widens its window while it
+// waits, up to Concurrency loads, instead of once per read: a cold stream
+// over a slow link has its loads in flight within a few round trips.
+func TestWindowWidensWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := setup(t, 64*bs, prefetch.Config{MaxWindow: 32 * bs, Concurrency: 8})
+		e.store.SetLatency(500 * time.Millisecond)
+		r := e.reader(t)
+		p := make([]byte, bs)
+		if _, err := r.ReadAt(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p, e.data[:bs]) {
+			t.Fatal("wrong bytes")
+		}
+		if held := r.Held(); held < 8 {
+			t.Errorf("after one read that waited 500 ms, %d blocks held, want the 8 of Concurrency", held)
+		}
+	})
+}
