@@ -14,9 +14,10 @@ type Config struct {
 	// once it looks random).
 	Disabled bool
 	// MaxWindow caps how far ahead of a stream's position blocks are
-	// fetched, in bytes. The window starts at one block and doubles each
-	// time the reader had to wait for data, up to MaxWindow; it halves
-	// when the budget runs short. Zero means 128 MiB.
+	// fetched, in bytes. The window starts at two blocks (or twice the
+	// read that started the stream) and doubles when a read has to wait
+	// for data, and again for every 50 ms it goes on waiting, up to
+	// MaxWindow; it halves when the budget runs short. Zero means 128 MiB.
 	MaxWindow int64
 	// Concurrency caps the blocks one file fetches at once. Zero means 8.
 	Concurrency int

@@ -17,8 +17,10 @@
 //
 // An established stream keeps blocks loading ahead of its position, up to
 // its window, at most Config.Concurrency per file at once. The window
-// starts at one block and doubles each time the reader had to wait for
-// data, up to Config.MaxWindow; it halves when the budget is short. The
+// starts at two blocks and doubles when a read has to wait for data, and
+// again for every 50 ms it goes on waiting (a cold stream over a slow link
+// has all its loads in flight within a few round trips), up to
+// Config.MaxWindow; it halves when the budget is short. The
 // first bytes of a cold read arrive after one round trip, since the cache
 // serves a block's bytes as they arrive. Blocks behind a stream (beyond
 // Backward) are let go; a huge single read lets go of each block once
