@@ -163,16 +163,42 @@ func (b *Blocks) ReadAtMode(ctx context.Context, obj objstore.Object, p []byte, 
 		return 0, io.EOF
 	}
 	want := min(int64(len(p)), obj.Size-off)
-	done := int64(0)
+	// Partial misses of consecutive blocks are fetched together, with one
+	// GET: run is where in p the misses not yet fetched start.
+	done, run := int64(0), int64(-1)
+	fetchRun := func() error {
+		if run < 0 {
+			return nil
+		}
+		err := b.readRange(ctx, obj, p[run:done], off+run)
+		if err == nil {
+			run = -1
+		}
+		return err
+	}
 	for done < want {
 		pos := off + done
 		idx := pos / b.blockSize
 		boff := pos - idx*b.blockSize
 		n := min(want-done, b.blockSize-boff)
-		if err := b.readBlock(ctx, obj, idx, p[done:done+n], boff, mode); err != nil {
+		miss, err := b.readBlock(ctx, obj, idx, p[done:done+n], boff, mode)
+		if err == nil && miss {
+			if run < 0 {
+				run = done
+			}
+			done += n
+			continue
+		}
+		if ferr := fetchRun(); ferr != nil {
+			return int(run), ferr
+		}
+		if err != nil {
 			return int(done), err
 		}
 		done += n
+	}
+	if err := fetchRun(); err != nil {
+		return int(run), err
 	}
 	if done < int64(len(p)) {
 		return int(done), io.EOF
@@ -180,8 +206,10 @@ func (b *Blocks) ReadAtMode(ctx context.Context, obj objstore.Object, p []byte, 
 	return int(done), nil
 }
 
-// readBlock fills dst from block idx of obj, starting boff bytes into it.
-func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, mode Mode) error {
+// readBlock fills dst from block idx of obj, starting boff bytes into it,
+// or, in Partial mode, reports a miss (no tier has the bytes and no load
+// of the block is under way): the caller fetches them with readRange.
+func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, mode Mode) (miss bool, err error) {
 	key := Key(b.storeID, obj, b.blockSize, idx)
 	// Partial reads ask every tier for the range; whole reads only the
 	// first, and load the block from the others.
@@ -193,7 +221,7 @@ func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, 
 		n, err := b.tiers[i].ReadAt(ctx, key, dst, boff)
 		if err == nil || (err == io.EOF && n == len(dst)) {
 			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
-			return nil
+			return false, nil
 		}
 		if !errors.Is(err, tier.ErrMiss) {
 			b.log.Debug("cache: tier read failed", "tier", i, "err", err)
@@ -201,22 +229,21 @@ func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, 
 	}
 	f, err := b.flight(ctx, obj, idx, key, mode == Whole)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if f == nil {
-		return b.readPartial(ctx, obj, idx, dst, boff)
+		return true, nil
 	}
 	if err := f.wait(ctx, boff+int64(len(dst))); err != nil {
-		return err
+		return false, err
 	}
 	copy(dst, f.data[boff:])
-	return nil
+	return false, nil
 }
 
-// readPartial fetches dst's bytes of block idx from the origin, caching
-// nothing.
-func (b *Blocks) readPartial(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64) error {
-	start := idx*b.blockSize + boff
+// readRange fetches len(dst) bytes of obj at start from the origin,
+// rounded out to PartialAlign, caching nothing.
+func (b *Blocks) readRange(ctx context.Context, obj objstore.Object, dst []byte, start int64) error {
 	end := start + int64(len(dst))
 	astart := start - start%PartialAlign
 	aend := min(obj.Size, (end+PartialAlign-1)/PartialAlign*PartialAlign)

@@ -480,3 +480,37 @@ func TestPartialMode(t *testing.T) {
 		t.Error("a partial read of a cached block went to the origin")
 	}
 }
+
+// A partial read across blocks that no tier holds is one GET; a cached
+// block in the middle splits it into two, and its bytes come from the
+// tier. A failed fetch reports the bytes before it.
+func TestPartialAcrossBlocks(t *testing.T) {
+	b, s, obj, data := setup(t, 6*blockSize, newMapTier())
+	off, n := int64(blockSize/2), int64(4*blockSize)
+	p := make([]byte, n)
+	if got, err := b.ReadAtMode(t.Context(), obj, p, off, cache.Partial); err != nil || got != len(p) || !bytes.Equal(p, data[off:off+n]) {
+		t.Fatalf("partial read across 5 blocks: %d, %v", got, err)
+	}
+	if st := s.Total(); st.Gets != 1 || st.BodyBytes != n {
+		t.Errorf("partial read across 5 blocks: %d GETs, %d bytes; want 1 GET of %d", st.Gets, st.BodyBytes, n)
+	}
+	if err := b.Prefetch(t.Context(), obj, 2); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetStats()
+	clear(p)
+	if _, err := b.ReadAtMode(t.Context(), obj, p, off, cache.Partial); err != nil || !bytes.Equal(p, data[off:off+n]) {
+		t.Fatalf("partial read around a cached block: %v", err)
+	}
+	if st := s.Total(); st.Gets != 2 || st.BodyBytes != n-blockSize {
+		t.Errorf("partial read around a cached block: %d GETs, %d bytes; want 2 GETs of %d", st.Gets, st.BodyBytes, n-blockSize)
+	}
+	// The run after the cached block fails: the bytes before that run
+	// (the first run and the cached block) are reported.
+	s.FailNext(memstore.OpRead, "obj", fs.ErrPermission, 1)
+	p = make([]byte, 3*blockSize)
+	got, err := b.ReadAtMode(t.Context(), obj, p, 2*blockSize, cache.Partial) // block 2 cached, 3 and 4 not
+	if !errors.Is(err, fs.ErrPermission) || got != blockSize || !bytes.Equal(p[:got], data[2*blockSize:3*blockSize]) {
+		t.Errorf("failed run: %d, %v; want %d bytes and fs.ErrPermission", got, err, blockSize)
+	}
+}

@@ -253,17 +253,24 @@ type sparseUse struct {
 
 // readSparse serves a read that belongs to no established stream, block
 // by block: only the bytes asked for, unless the block is cached, being
-// loaded, or dense enough to load whole.
+// loaded, or dense enough to load whole. Consecutive blocks read the same
+// way go to the cache in one call, so a read across blocks that fetches
+// only its bytes is one GET.
 func (r *Reader) readSparse(p []byte, off int64) (int64, error) {
-	var done int64
-	for done < int64(len(p)) {
+	// The mode of each block the read covers, from what earlier reads asked.
+	type span struct {
+		n    int64
+		mode cache.Mode
+	}
+	var spans []span
+	r.mu.Lock()
+	if r.sparse == nil || len(r.sparse) >= maxSparse {
+		r.sparse = map[int64]sparseUse{}
+	}
+	for done := int64(0); done < int64(len(p)); {
 		pos := off + done
 		idx := pos / r.bs
 		n := min(int64(len(p))-done, (idx+1)*r.bs-pos)
-		r.mu.Lock()
-		if r.sparse == nil || len(r.sparse) >= maxSparse {
-			r.sparse = map[int64]sparseUse{}
-		}
 		u := r.sparse[idx]
 		mode := cache.Partial
 		if u.bytes >= max(r.bs/denseFraction, denseMin) {
@@ -271,11 +278,23 @@ func (r *Reader) readSparse(p []byte, off int64) (int64, error) {
 		}
 		u.bytes += n
 		r.sparse[idx] = u
-		r.mu.Unlock()
-		got, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, p[done:done+n], pos, mode)
+		if k := len(spans) - 1; k >= 0 && spans[k].mode == mode {
+			spans[k].n += n
+		} else {
+			spans = append(spans, span{n: n, mode: mode})
+		}
+		done += n
+	}
+	r.mu.Unlock()
+	var done int64
+	for _, sp := range spans {
+		got, err := r.p.blocks.ReadAtMode(r.ctx, r.obj, p[done:done+sp.n], off+done, sp.mode)
 		done += int64(got)
 		if err != nil && err != io.EOF {
 			return done, err
+		}
+		if int64(got) < sp.n {
+			break
 		}
 	}
 	return done, nil

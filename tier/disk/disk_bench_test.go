@@ -124,7 +124,8 @@ func BenchmarkRestart(b *testing.B) {
 			b.Fatal(err)
 		}
 		d := tr.dirs[0]
-		<-d.ready // the start-up walk sweeps temporary files: write after it, as fills do
+		// The start-up walk sweeps temporary files: write after it, as fills do.
+		<-d.ready
 		data := tiertest.Block("restart", 4096-200) // header and data in one fs block
 		for i := range blocks {
 			key := testKey(i)
