@@ -1,5 +1,12 @@
 #include "textflag.h"
 
+// FOLD_LOAD loads the first 256 bytes at SI into Z0-Z3.
+#define FOLD_LOAD \
+	VMOVDQU64 0(SI), Z0   \
+	VMOVDQU64 64(SI), Z1  \
+	VMOVDQU64 128(SI), Z2 \
+	VMOVDQU64 192(SI), Z3
+
 // FOLD_START takes the first 256 bytes, loaded into Z0-Z3, and XORs the
 // CRC in AX into the first four; it loads the constants into Z8.
 #define FOLD_START \
@@ -157,10 +164,7 @@ TEXT ·copyFold512(SB), NOSPLIT, $256-36
 	MOVQ n+16(FP), BX
 	MOVL init+24(FP), AX
 
-	VMOVDQU64 0(SI), Z0
-	VMOVDQU64 64(SI), Z1
-	VMOVDQU64 128(SI), Z2
-	VMOVDQU64 192(SI), Z3
+	FOLD_LOAD
 	VMOVDQU64 Z0, 0(DI)
 	VMOVDQU64 Z1, 64(DI)
 	VMOVDQU64 Z2, 128(DI)
@@ -204,10 +208,7 @@ TEXT ·crcFold512(SB), NOSPLIT, $256-28
 	MOVQ n+8(FP), BX
 	MOVL init+16(FP), AX
 
-	VMOVDQU64 0(SI), Z0
-	VMOVDQU64 64(SI), Z1
-	VMOVDQU64 128(SI), Z2
-	VMOVDQU64 192(SI), Z3
+	FOLD_LOAD
 	FOLD_START
 	ADDQ      $256, SI
 	SUBQ      $256, BX
