@@ -200,8 +200,15 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	r.mu.Lock()
 	head := r.head
 	r.mu.Unlock()
+	// A read within the first half of the head starts no readahead: a
+	// program that only looks at a file's first bytes (its type, a
+	// header) costs the one GET that fetched the head. A sequential reader
+	// gets to the second half within microseconds and starts it there,
+	// a round trip before it needs the bytes past the head.
+	quiet := false
 	if off+want <= int64(len(head)) {
 		n = int64(copy(p[:want], head[off:]))
+		quiet = off+want <= int64(len(head))/2
 	} else if random || si < 0 {
 		n, err = r.readSparse(p[:want], off)
 		if random {
@@ -217,7 +224,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		n, err = r.readSequential(p[:want], off, si)
 	}
-	if err == nil && si >= 0 && !r.p.cfg.Disabled {
+	if err == nil && si >= 0 && !r.p.cfg.Disabled && !quiet {
 		r.mu.Lock()
 		if si < len(r.streams) {
 			r.schedule(si, r.streams[si].next)

@@ -470,3 +470,28 @@ func TestWindowWidensWhileWaiting(t *testing.T) {
 		}
 	})
 }
+
+// Reading a file's first bytes, within the head Open fetched, starts no
+// readahead; reading on into the head's second half does.
+func TestHeadSniffFetchesNothing(t *testing.T) {
+	const size, headLen = 64 * bs, bs / 2
+	e := setup(t, size, prefetch.Config{})
+	r := e.reader(t)
+	r.SetHead(e.data[:headLen])
+	p := make([]byte, 4<<10)
+	for off := int64(0); off+int64(len(p)) <= headLen/2; off += int64(len(p)) {
+		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+int64(len(p))]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	e.blocks.Wait()
+	if held, gets := r.Held(), e.store.Total().Gets; held != 0 || gets != 0 {
+		t.Errorf("after reading the first half of the head: %d blocks held, %d GETs; want none", held, gets)
+	}
+	if _, err := r.ReadAt(p, headLen/2); err != nil || !bytes.Equal(p, e.data[headLen/2:headLen/2+int64(len(p))]) {
+		t.Fatal(err)
+	}
+	if r.Held() == 0 {
+		t.Error("reading into the head's second half started no readahead")
+	}
+}
