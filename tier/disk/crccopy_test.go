@@ -89,3 +89,36 @@ func BenchmarkCopyPiece(b *testing.B) {
 		}
 	})
 }
+
+// FuzzCopyPiece checks copyPiece and crcOf against hash/crc32 and copy for
+// any bytes, length and alignment, on every path this CPU has.
+func FuzzCopyPiece(f *testing.F) {
+	f.Add([]byte("123456789"), uint16(0), uint8(0))
+	f.Add(bytes.Repeat([]byte{0xff}, 300), uint16(257), uint8(3))
+	f.Add(bytes.Repeat([]byte{1, 2, 3}, 11000), uint16(pieceSize), uint8(0))
+	f.Fuzz(func(t *testing.T, seed []byte, n uint16, align uint8) {
+		size := int(n) % (pieceSize + 1)
+		a := int(align % 64)
+		src := make([]byte, a+size)
+		for i := range src {
+			if len(seed) > 0 {
+				src[i] = seed[i%len(seed)] ^ byte(i/len(seed))
+			}
+		}
+		src = src[a:]
+		want := crc32.Checksum(src, castagnoli)
+		for _, fold := range []bool{false, true} {
+			if fold && !haveFold512Default {
+				continue
+			}
+			haveFold512 = fold
+			dst := make([]byte, size+1)[1:]
+			got := copyPiece(dst, src)
+			c := crcOf(src)
+			haveFold512 = haveFold512Default
+			if got != want || c != want || !bytes.Equal(dst, src) {
+				t.Fatalf("size %d, align %d, fold %v: copyPiece %08x, crcOf %08x, want %08x; bytes equal %v", size, a, fold, got, c, want, bytes.Equal(dst, src))
+			}
+		}
+	})
+}
