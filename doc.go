@@ -35,7 +35,8 @@
 // of its first 128 KiB, not a HEAD: the answer says the file exists, gives
 // its size and version, and brings the bytes its first reads need, so the
 // first byte costs one round trip. A file smaller than that is read with
-// that one request.
+// that one request, and a program that reads only a file's first bytes
+// (within the first half of them) starts no readahead.
 //
 // # Caching
 //
