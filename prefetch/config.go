@@ -21,6 +21,11 @@ type Config struct {
 	MaxWindow int64
 	// Concurrency caps the blocks one file fetches at once. Zero means 8.
 	Concurrency int
+	// MaxLoads caps the readahead loads in flight over all files, so that
+	// many streams at once do not open more connections than the store
+	// and the host serve well. A reader waiting for its own block is not
+	// held back by it. Zero means 64.
+	MaxLoads int
 	// Budget bounds, over all files, the bytes of readahead held and of
 	// blocks in flight. Readahead reserves before it fetches and is
 	// skipped when the budget is short; demand reads wait for it. Zero
@@ -48,7 +53,7 @@ type Config struct {
 // flight per file, a 512 MiB budget over all files.
 func DefaultConfig() Config {
 	return Config{
-		MaxWindow: 128 << 20, Concurrency: 8, Budget: 512 << 20,
+		MaxWindow: 128 << 20, Concurrency: 8, MaxLoads: 64, Budget: 512 << 20,
 		Forward: 16 << 20, Backward: 4 << 20, Streams: 4, RandomAfter: 3, IdleTimeout: 10 * time.Second,
 	}
 }
@@ -58,7 +63,7 @@ func DefaultConfig() Config {
 // stream can fill a fast link by itself.
 func ModelLoadConfig() Config {
 	c := DefaultConfig()
-	c.MaxWindow, c.Concurrency, c.Budget = 512<<20, 16, 4<<30
+	c.MaxWindow, c.Concurrency, c.MaxLoads, c.Budget = 512<<20, 16, 256, 4<<30
 	return c
 }
 
@@ -77,6 +82,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Concurrency == 0 {
 		c.Concurrency = d.Concurrency
 	}
+	if c.MaxLoads == 0 {
+		c.MaxLoads = d.MaxLoads
+	}
 	if c.Streams == 0 {
 		c.Streams = d.Streams
 	}
@@ -89,7 +97,7 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.MaxWindow < 0, c.Budget < 0, c.Forward < 0, c.Backward < 0:
 		return c, fmt.Errorf("prefetch: %w: negative size in %+v", fs.ErrInvalid, c)
-	case c.Concurrency < 0, c.Streams < 0, c.RandomAfter < 0, c.IdleTimeout < 0:
+	case c.Concurrency < 0, c.MaxLoads < 0, c.Streams < 0, c.RandomAfter < 0, c.IdleTimeout < 0:
 		return c, fmt.Errorf("prefetch: %w: negative count or duration in %+v", fs.ErrInvalid, c)
 	}
 	return c, nil

@@ -16,7 +16,9 @@
 // # Window
 //
 // An established stream keeps blocks loading ahead of its position, up to
-// its window, at most Config.Concurrency per file at once. The window
+// its window, at most Config.Concurrency per file at once and
+// Config.MaxLoads over all files (a reader waiting for its own block is
+// never held back by that cap). The window
 // starts at two blocks and doubles when a read has to wait for data, and
 // again for every 50 ms it goes on waiting (a cold stream over a slow link
 // has all its loads in flight within a few round trips), up to
@@ -31,8 +33,9 @@
 // After Config.RandomAfter reads in a row that continue no stream, a file
 // is in random mode: reads fetch only their bytes (aligned to 4 KiB),
 // caching nothing, unless the block is cached or being loaded, or has been
-// read densely enough (a sixteenth of it asked) to be worth loading whole. Three reads of one stream with no stray read between
-// them turn streaming back on.
+// read densely enough (a sixteenth of it asked) to be worth loading
+// whole. A read across blocks fetched that way is one request. Three reads
+// of one stream with no stray read between them turn streaming back on.
 //
 // # Budget
 //

@@ -23,6 +23,7 @@ type Prefetcher struct {
 	now    func() time.Time
 
 	stats counters
+	loads atomic.Int64 // readahead loads in flight over all Readers (Config.MaxLoads)
 
 	mu      sync.Mutex // guards readers, closed and calls to wg.Add
 	readers map[*Reader]struct{}
@@ -143,6 +144,7 @@ type ahead struct {
 	size    int64 // bytes reserved from the budget
 	ended   bool  // the load has ended (guarded by Reader.mu)
 	dropped bool  // released from held while still loading
+	slot    bool  // holds one of Config.MaxLoads until the load ends
 }
 
 // NewReader returns a Reader of obj. ctx governs its reads; Close (of the
@@ -432,7 +434,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 		}
 		if a == nil {
 			var err error
-			if a, err = r.load(idx); err != nil {
+			if a, err = r.load(idx, false); err != nil {
 				return done, err
 			}
 		}
@@ -516,8 +518,18 @@ func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) err
 
 // load starts holding block idx, if its bytes can be reserved from the
 // budget now: the load runs on a goroutine. It returns nil without error
-// when there was no room.
-func (r *Reader) load(idx int64) (*ahead, error) {
+// when there was no room. With slot set, the caller has taken one of
+// Config.MaxLoads (takeLoad): it goes with the new load, or back if there
+// is none.
+func (r *Reader) load(idx int64, slot bool) (*ahead, error) {
+	kept := false // the slot went with the new ahead, whose watcher gives it back
+	if slot {
+		defer func() {
+			if !kept {
+				r.p.loads.Add(-1)
+			}
+		}()
+	}
 	_, size, err := cache.BlockSpan(idx, r.obj.Size, r.bs)
 	if err != nil {
 		return nil, err
@@ -559,6 +571,7 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 	r.p.wg.Add(1)
 	r.p.mu.Unlock()
 	r.held[idx] = a
+	a.slot, kept = slot, slot
 	r.mu.Unlock()
 	// Mark the load ended, and return the reservation of a block let go
 	// while it was loading (the load goes on for the cache). This outlives
@@ -566,6 +579,9 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 	go func() {
 		defer r.p.wg.Done()
 		<-h.Done()
+		if a.slot {
+			r.p.loads.Add(-1)
+		}
 		r.mu.Lock()
 		a.ended = true
 		if a.dropped {
@@ -574,6 +590,16 @@ func (r *Reader) load(idx int64) (*ahead, error) {
 		r.mu.Unlock()
 	}()
 	return a, nil
+}
+
+// takeLoad takes one of Config.MaxLoads for a readahead load, if one is
+// free; load gives it back when the load ends.
+func (p *Prefetcher) takeLoad() bool {
+	if p.loads.Add(1) > int64(p.cfg.MaxLoads) {
+		p.loads.Add(-1)
+		return false
+	}
+	return true
 }
 
 // keepFrom returns the offset from which stream si keeps blocks: Backward
@@ -629,7 +655,12 @@ func (r *Reader) schedule(si int, from int64) {
 		var a *ahead
 		var err error
 		if !cached {
-			a, err = r.load(idx)
+			if !r.p.takeLoad() {
+				r.p.stats.loadsCapped.Add(1)
+				r.mu.Lock()
+				return
+			}
+			a, err = r.load(idx, true)
 			if a != nil {
 				r.p.stats.readahead.Add(1)
 			}
@@ -725,7 +756,7 @@ func (r *Reader) Close() error {
 }
 
 type counters struct {
-	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims atomic.Int64
+	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims, loadsCapped atomic.Int64
 }
 
 // Stats are a Prefetcher's counters since it was made.
@@ -740,6 +771,11 @@ type Stats struct {
 	RandomReads int64
 	// BudgetShort counts readahead skipped for lack of budget.
 	BudgetShort int64
+	// LoadsCapped counts readahead put off because Config.MaxLoads loads
+	// were in flight.
+	LoadsCapped int64
+	// Loads is the readahead loads in flight now.
+	Loads int64
 	// IdleReclaims counts readers whose readahead was dropped for idling.
 	IdleReclaims int64
 	// BudgetUsed and BudgetPeak are the bytes reserved now and at most.
@@ -752,6 +788,7 @@ func (p *Prefetcher) Stats() Stats {
 		ReadaheadBlocks: p.stats.readahead.Load(), HeldHits: p.stats.heldHits.Load(),
 		Resets: p.stats.resets.Load(), RandomReads: p.stats.randomReads.Load(),
 		BudgetShort: p.stats.budgetShort.Load(), IdleReclaims: p.stats.idleReclaims.Load(),
+		LoadsCapped: p.stats.loadsCapped.Load(), Loads: p.loads.Load(),
 		BudgetUsed: p.budget.Used(), BudgetPeak: p.budget.Peak(),
 	}
 }

@@ -495,3 +495,85 @@ func TestHeadSniffFetchesNothing(t *testing.T) {
 		t.Error("reading into the head's second half started no readahead")
 	}
 }
+
+// Config.MaxLoads caps the readahead loads in flight over all readers:
+// four cold streams that wait a long time on a slow store start at most
+// MaxLoads loads ahead, plus the one block each reader waits for; the cap
+// is given back as loads end, and every byte is right.
+func TestMaxLoads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const size, readers, maxLoads = 32 * bs, 4, 3
+		objs := map[string][]byte{}
+		for i := range readers {
+			objs[fmt.Sprint("obj", i)] = storetest.Data(uint64(i), size)
+		}
+		s, err := memstore.FromMap(objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate := make(chan struct{})
+		s.SetHook(func(ctx context.Context, op, key string) error {
+			if op == memstore.OpRead {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+		budget := prefetch.NewBudget(256 << 20)
+		blocks, err := cache.New(cache.Config{Store: s, BlockSize: bs, Budget: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := prefetch.New(prefetch.Config{Concurrency: 8, MaxLoads: maxLoads}, blocks, budget, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			blocks.Close()
+			p.Close()
+		}()
+		var wg sync.WaitGroup
+		for i := range readers {
+			key := fmt.Sprint("obj", i)
+			obj, err := s.Stat(t.Context(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := p.NewReader(t.Context(), obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			wg.Go(func() {
+				buf := make([]byte, bs)
+				for off := int64(0); off < size; off += bs {
+					if _, err := r.ReadAt(buf, off); err != nil || !bytes.Equal(buf, objs[key][off:off+bs]) {
+						t.Errorf("%s at %d: %v", key, off, err)
+						return
+					}
+				}
+			})
+		}
+		// Every reader waits on the gate for a second of fake time, long
+		// enough for its window to widen many times over.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st := p.Stats()
+		if st.Loads > maxLoads || st.LoadsCapped == 0 {
+			t.Errorf("while waiting: %d readahead loads in flight, %d put off; want at most %d and some put off", st.Loads, st.LoadsCapped, maxLoads)
+		}
+		if gets := s.Total().Gets; gets > maxLoads+readers {
+			t.Errorf("while waiting: %d bodies opened, want at most %d (MaxLoads + one each reader waits for)", gets, maxLoads+readers)
+		}
+		close(gate)
+		wg.Wait()
+		blocks.Wait()
+		synctest.Wait()
+		if st := p.Stats(); st.Loads != 0 {
+			t.Errorf("after the reads: %d loads still counted", st.Loads)
+		}
+	})
+}
