@@ -144,7 +144,6 @@ type ahead struct {
 	size    int64 // bytes reserved from the budget
 	ended   bool  // the load has ended (guarded by Reader.mu)
 	dropped bool  // released from held while still loading
-	slot    bool  // holds one of Config.MaxLoads until the load ends
 }
 
 // NewReader returns a Reader of obj. ctx governs its reads; Close (of the
@@ -503,8 +502,12 @@ func (r *Reader) widen(si int, pos int64) {
 }
 
 // waitWidening waits for h's bytes [0, end), widening stream si's window
-// every widenEvery that it is still waiting.
+// every widenEvery that it is still waiting. Bytes already there cost no
+// timer.
 func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) error {
+	if h.Ready(end) {
+		return nil
+	}
 	for {
 		ctx, cancel := context.WithTimeout(r.ctx, widenEvery)
 		err := h.Wait(ctx, end)
@@ -522,7 +525,7 @@ func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) err
 // Config.MaxLoads (takeLoad): it goes with the new load, or back if there
 // is none.
 func (r *Reader) load(idx int64, slot bool) (*ahead, error) {
-	kept := false // the slot went with the new ahead, whose watcher gives it back
+	kept := false // the slot went with the new ahead: its watcher gives it back
 	if slot {
 		defer func() {
 			if !kept {
@@ -571,7 +574,7 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, error) {
 	r.p.wg.Add(1)
 	r.p.mu.Unlock()
 	r.held[idx] = a
-	a.slot, kept = slot, slot
+	kept = slot
 	r.mu.Unlock()
 	// Mark the load ended, and return the reservation of a block let go
 	// while it was loading (the load goes on for the cache). This outlives
@@ -579,7 +582,7 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, error) {
 	go func() {
 		defer r.p.wg.Done()
 		<-h.Done()
-		if a.slot {
+		if slot {
 			r.p.loads.Add(-1)
 		}
 		r.mu.Lock()

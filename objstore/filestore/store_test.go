@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 // With fsync, as Put runs by default.
 func TestConformanceSync(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fsync is slow")
+		t.Skip("-short: every Put fsyncs here, which takes seconds over the suite; TestConformance runs the same cases without fsync")
 	}
 	s, err := filestore.New(t.TempDir(), nil)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestEscapes(t *testing.T) {
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(name))); err != nil {
-			t.Skipf("symlinks: %v", err)
+			t.Skipf("this file system refuses symbolic links (%v), which every case here is about", err)
 		}
 	}
 	ctx := t.Context()

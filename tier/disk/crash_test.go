@@ -28,7 +28,7 @@ const (
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
-		t.Skip("child process of TestCrash only")
+		t.Skip("not a test by itself: the child process TestCrash starts and kills, run only when " + crashDirEnv + " is set")
 	}
 	start, _ := strconv.Atoi(os.Getenv(crashStartEnv))
 	tr, err := Open(tier.DiskConfig{Dirs: []string{dir}, Quota: crashQuota, MinFreeRatio: -1}, nil)
@@ -54,7 +54,7 @@ func TestCrashChild(t *testing.T) {
 
 func TestCrash(t *testing.T) {
 	if testing.Short() {
-		t.Skip("re-executes the test binary 20 times")
+		t.Skip("-short: re-executes the test binary 20 times, killing it each time")
 	}
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(5, 6))

@@ -161,7 +161,7 @@ func heapBytes() uint64 {
 func rss(b *testing.B) uint64 {
 	buf, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
-		b.Skip("no /proc/self/statm:", err)
+		b.Skip("RSS is read from /proc/self/statm, which this system lacks:", err)
 	}
 	f := strings.Fields(string(buf))
 	pages, err := strconv.ParseUint(f[1], 10, 64)

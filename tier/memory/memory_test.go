@@ -69,7 +69,7 @@ func TestConfig(t *testing.T) {
 // average) rounds to 0; the exact rate is logged.
 func TestHitAllocs(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("counts allocations (the race detector makes sync.Pool drop stripes)")
+		t.Skip("-short or -race: counts allocations, and the race detector makes sync.Pool drop stripes; .ci/run runs this test without -race")
 	}
 	ctx := context.Background()
 	mt := newTier(t, memory.Config{MaxBytes: 64 << 20})
@@ -394,7 +394,7 @@ func TestClose(t *testing.T) {
 // data and key, and checks it against EntryOverhead.
 func TestEntryOverhead(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("measures the heap")
+		t.Skip("-short or -race: measures heap bytes per entry, which the race detector inflates; .ci/run runs this test without -race")
 	}
 	ctx := context.Background()
 	worst := 0.0
