@@ -34,6 +34,12 @@ type Tier interface {
 	// Delete removes the block for key, if present.
 	Delete(ctx context.Context, key string) error
 
+	// Contains reports whether the tier holds the block for key now, so that
+	// a ReadAt of it would be served (barring a race with eviction or a
+	// failed verification). It reads no block data and changes no statistics,
+	// admission frequency or recency. Safe for concurrent use; false after Close.
+	Contains(key string) bool
+
 	// Stats returns counters since the tier was opened.
 	Stats() Stats
 

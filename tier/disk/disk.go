@@ -387,6 +387,50 @@ func (t *Tier) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Contains implements tier.Tier. A block still queued for writing is
+// there, whatever the health of its directory: ReadAt serves it from the
+// caller's bytes. Otherwise the directory's index answers, and a sick
+// directory answers false (its reads miss). Contains reads no file, opens
+// none (the cache of open files is left alone), does not move the block
+// up the LRU and counts nothing; it takes Tier.pmu and the directory's
+// mutex, each for a map lookup.
+//
+// One exception reaches the disk: before the directory's start-up
+// rebuild has finished, a block file may be there that the index does not
+// know yet (ReadAt looks for it and indexes it). Then Contains stats the
+// block's path: a stat(2), no open, no byte read, no index entry added,
+// no counter; a regular file there is a yes (its header is checked only
+// by a ReadAt), and a stat that fails is a no, not an I/O error.
+func (t *Tier) Contains(key string) bool {
+	if t.closed.Load() {
+		return false
+	}
+	t.pmu.Lock()
+	f := t.pending[key]
+	t.pmu.Unlock()
+	if f != nil {
+		return true
+	}
+	h := hashKey(key)
+	d := t.dirFor(h)
+	d.mu.Lock()
+	// rebuilt is read under d.mu, as in readDisk: the walk adds its last
+	// batch under d.mu before it sets rebuilt, so seeing it set here means
+	// the index is complete.
+	sick, indexed, rebuilt := d.sick, d.idx.get(h) != nil, d.rebuilt.Load()
+	d.mu.Unlock()
+	switch {
+	case sick:
+		return false
+	case indexed:
+		return true
+	case rebuilt:
+		return false
+	}
+	info, err := t.fs.Stat(d.blockPath(h))
+	return err == nil && info.Mode().IsRegular()
+}
+
 // Flush waits until every directory's index rebuild is done and every
 // block accepted by Put so far has been written or dropped. It is the
 // Settle hook of the conformance suite.

@@ -67,6 +67,14 @@
 // which sees the short file (a damaged block) or the I/O error. Files
 // read once, test file systems and other architectures use pread.
 //
+// [Tier.Contains] answers from the queue of blocks not yet written (a
+// queued block is there, as ReadAt serves it) and from the directory's
+// index, under the directory's mutex: it opens no file, leaves the cache
+// of open files and the LRU order alone, and counts nothing; a sick
+// directory answers false. Only before the start-up rebuild has indexed
+// a block does it reach the disk, with a stat of the block's path (see
+// Restart).
+//
 // # Writes
 //
 // Put never waits for the disk: it puts the block on a bounded queue
@@ -123,11 +131,12 @@
 // and modification time, which orders the rebuilt LRU), without reading
 // any header. While a directory is being walked, a read of a key it has
 // not indexed yet opens the hashed path directly, verifies it as always,
-// and indexes it; blocks are served from the first moment. Fills wait
-// until the walk of their directory is done (the queue absorbs them, then
-// drops), so the usage a fill checks against the quota is complete. The
-// walk also removes stale temporary files and blocks that belong to
-// another directory.
+// and indexes it; blocks are served from the first moment. Contains stats
+// the hashed path instead (no open, no read, nothing indexed): a regular
+// file there is a yes. Fills wait until the walk of their directory is
+// done (the queue absorbs them, then drops), so the usage a fill checks
+// against the quota is complete. The walk also removes stale temporary
+// files and blocks that belong to another directory.
 //
 // # Health
 //

@@ -367,12 +367,12 @@ func TestDeletePendingAndClose(t *testing.T) {
 	for i := range 6 {
 		tr.Put(t.Context(), testKey(i), testData(i))
 	}
-	if !readBlock(t, tr, testKey(1), testData(1)) {
-		t.Fatal("queued block not readable")
+	if !readBlock(t, tr, testKey(1), testData(1)) || !tr.Contains(testKey(1)) {
+		t.Fatal("queued block not readable, or not there for Contains")
 	}
 	tr.Delete(t.Context(), testKey(1))
-	if readBlock(t, tr, testKey(1), testData(1)) {
-		t.Fatal("deleted queued block readable")
+	if readBlock(t, tr, testKey(1), testData(1)) || tr.Contains(testKey(1)) {
+		t.Fatal("deleted queued block readable, or there for Contains")
 	}
 	if st := tr.Stats(); st.Dropped < 1 {
 		t.Errorf("full queue: %+v", st)
@@ -387,6 +387,9 @@ func TestDeletePendingAndClose(t *testing.T) {
 	}
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if tr.Contains(testKey(2)) {
+		t.Error("Contains = true after Close")
 	}
 	if err := tr.Flush(t.Context()); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("Flush after Close: %v", err)

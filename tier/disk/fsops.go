@@ -17,6 +17,9 @@ type fileSystem interface {
 	Mkdir(name string, perm fs.FileMode) error
 	ReadDir(name string) ([]fs.DirEntry, error)
 	Statfs(path string) (fsStat, error)
+	// Stat is stat(2), following links as the open of a read does. Only
+	// Contains uses it, for a block the rebuild has not indexed yet.
+	Stat(name string) (fs.FileInfo, error)
 }
 
 // file is an open block file.
@@ -55,6 +58,7 @@ func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
 func (osFS) Rename(oldpath, newpath string) error      { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(name string) error                  { return os.Remove(name) }
 func (osFS) Mkdir(name string, perm fs.FileMode) error { return os.Mkdir(name, perm) }
+func (osFS) Stat(name string) (fs.FileInfo, error)     { return os.Stat(name) }
 
 // ReadDir lists a directory unsorted (os.ReadDir sorts, which a walk of
 // 100,000 files does not need).

@@ -59,7 +59,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // faultFS is the real file system with a hook called before every
 // operation; the hook may return an error to inject (EIO, ENOSPC) or
 // block to stall. op is one of open, read, write, rename, remove, mkdir,
-// readdir, statfs.
+// readdir, statfs, stat.
 type faultFS struct {
 	osFS
 	mu     sync.Mutex // guards hook and statfs
@@ -133,6 +133,13 @@ func (f *faultFS) Statfs(path string) (fsStat, error) {
 		return s(path)
 	}
 	return f.osFS.Statfs(path)
+}
+
+func (f *faultFS) Stat(name string) (fs.FileInfo, error) {
+	if err := f.call("stat", name); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return f.osFS.Stat(name)
 }
 
 type faultFile struct {

@@ -7,14 +7,14 @@
 // # Cost and budget
 //
 // A block costs cap(data) + len(key) + [EntryOverhead] bytes (the entry,
-// ristretto's store and policy slots; measured by TestEntryOverhead), and
-// [Config].MaxBytes bounds the sum: Stats.Bytes is that sum and, once
-// admission has settled ([Tier.Wait]), never exceeds MaxBytes. ristretto's
-// own per-item charge is switched off (IgnoreInternalCost) because
-// EntryOverhead already counts it. A block bigger than MaxBytes is
-// dropped and counted, never stored. Put keeps the caller's slice, so
-// the tier pins the whole array behind it; that is why the cost is
-// cap(data), not len(data).
+// ristretto's store and policy slots, the slot of the tier's own index;
+// measured by TestEntryOverhead), and [Config].MaxBytes bounds the sum:
+// Stats.Bytes is that sum and, once admission has settled ([Tier.Wait]),
+// never exceeds MaxBytes. ristretto's own per-item charge is switched off
+// (IgnoreInternalCost) because EntryOverhead already counts it. A block
+// bigger than MaxBytes is dropped and counted, never stored. Put keeps the
+// caller's slice, so the tier pins the whole array behind it; that is why
+// the cost is cap(data), not len(data).
 //
 // Outside the budget: a fixed ~300 KB a tier (ristretto's 32K-entry Set
 // buffer, 256 store shards, the frequency sketch of about 3 bytes per
@@ -56,6 +56,24 @@
 // A dropped or rejected Put is a later miss ([tier.ErrMiss]) and counts in
 // Stats.Dropped; Put never blocks and never waits for ristretto
 // ([Tier.Wait] is for tests and settling).
+//
+// # Presence
+//
+// [Tier.Contains] answers from the tier's own index, a map from key to
+// entry that holds every block from Put until ristretto rejects, evicts
+// or deletes it (its callbacks keep the map exact), and never calls into
+// ristretto. ristretto has no lookup that is both silent and exact: Get
+// pushes the key's hash into the buffers that feed TinyLFU's frequency
+// sketch (and, with metrics on, counts a hit or miss), so a probe would
+// make a block likelier to be admitted and kept; GetTTL records nothing,
+// but it checks only the key's 64-bit hash, so it would say yes for a
+// key whose hash a held block shares (a ReadAt of it misses; see Keys).
+// The index costs a map slot per block (35–60 B, in EntryOverhead) and a
+// read lock per Contains; Contains allocates nothing. The same map makes
+// a block readable from the moment Put returns, before ristretto's
+// goroutine has admitted it: a read that misses in ristretto looks there.
+// TestContainsRecordsNoAccess counts ristretto's lookups (its metrics,
+// switched on for the test) around a thousand calls of Contains: none.
 //
 // # Keys
 //

@@ -3,7 +3,19 @@ package memory
 // NewWithHash is New with the key hash replaced, so tests can make keys
 // collide.
 func NewWithHash(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
-	return newTier(cfg, hash)
+	return newTier(cfg, hash, false)
+}
+
+// NewWithMetrics is New with ristretto's metrics on.
+func NewWithMetrics(cfg Config) (*Tier, error) {
+	return newTier(cfg, keyHash, true)
+}
+
+// RistrettoGets is how many lookups (Get) ristretto has seen, counted one
+// by one as each is made (each one also records an access for the
+// frequency sketch, in batches). The tier must be from NewWithMetrics.
+func (t *Tier) RistrettoGets() uint64 {
+	return t.c.Metrics.Hits() + t.c.Metrics.Misses()
 }
 
 // Collisions is how many lookups found an entry of another key under the

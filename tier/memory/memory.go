@@ -29,11 +29,15 @@ const (
 // EntryOverhead is the memory, in bytes, that one stored block costs
 // besides its data array and its key's bytes: the entry struct (64 B
 // size class), ristretto's store slot (a 48 B storeItem and its 8 B map
-// key, in a Swiss table that may be half empty after growing) and its
-// policy slot (a map[uint64]int64 entry). TestEntryOverhead measures
-// 172–199 B a block on amd64 with Go 1.26; this bound is charged against
-// MaxBytes for every block, with cap(data) and len(key).
-const EntryOverhead = 256
+// key), its policy slot (a map[uint64]int64 entry) and the slot of the
+// tier's own index (a map[string]*entry entry, 24 B; it is what Contains
+// reads), each in a Swiss table that may be half empty after growing.
+// TestEntryOverhead measures 207–290 B a block on amd64 with Go 1.26, the
+// most just after the maps have doubled; a sweep from 1,000 to 1,070,000
+// blocks peaked at 294 B. The index slot is 35–60 B of that (without it:
+// 172–236 B). This bound is charged against MaxBytes for every block,
+// with cap(data) and len(key).
+const EntryOverhead = 320
 
 // Config configures a memory tier. The zero value of each optional field
 // means the default given in its comment; a negative value is invalid.
@@ -109,17 +113,24 @@ type Tier struct {
 	// drops are not counted as evictions.
 	closing atomic.Bool
 
-	// pending holds the entries Put handed to ristretto until ristretto
-	// is known to hold them or to have dropped them, so that a block is
-	// readable from the moment Put returns instead of only after
-	// ristretto's goroutine gets to it (a reader arriving in between would
-	// otherwise fetch it again). Its entries are ones ristretto's buffer
-	// or store holds anyway: no extra memory. An entry leaves when a read
-	// finds it in ristretto, when ristretto rejects, evicts or deletes it,
-	// on Delete, and on Close.
-	pmu      sync.Mutex // guards pending
-	pending  map[string]*entry
-	npending atomic.Int64 // len(pending), read without pmu on the hit path
+	// entries is the tier's own index: every entry from Put until it is
+	// gone, whether it waits in ristretto's buffer, is being decided, or
+	// is held in ristretto's store. It serves two purposes:
+	//   - A block is readable from the moment Put returns instead of only
+	//     after ristretto's goroutine gets to it (a reader arriving in
+	//     between would otherwise fetch it again): a read that misses in
+	//     ristretto looks here.
+	//   - Contains answers from it alone, so that it records no access:
+	//     ristretto's Get feeds the frequency sketch, and its GetTTL, which
+	//     does not, knows only the key's hash and would say yes for a
+	//     key that collides with a held one.
+	// An entry leaves when ristretto rejects, evicts or deletes it (the
+	// callbacks), on Delete, and on Close. Its slot costs memory, counted
+	// in EntryOverhead. emu is taken after mu, never held across a call
+	// into c (Del may block on ristretto's buffer, whose goroutine takes
+	// emu in the callbacks).
+	emu     sync.RWMutex // guards entries
+	entries map[string]*entry
 
 	// Counters. Hits and misses are hot; the rest change on Put and in
 	// ristretto's callbacks. Each has a cache line to itself.
@@ -166,7 +177,7 @@ var _ tier.Tier = (*Tier)(nil)
 // New returns a memory tier configured by cfg. It starts ristretto's two
 // goroutines; Close stops them.
 func New(cfg Config) (*Tier, error) {
-	return newTier(cfg, keyHash)
+	return newTier(cfg, keyHash, false)
 }
 
 // keyHash is the key hash ristretto indexes by. The conflict hash is 0 on
@@ -177,17 +188,21 @@ func New(cfg Config) (*Tier, error) {
 // from the policy's accounting while the store keeps its bytes.
 func keyHash(key string) (uint64, uint64) { return z.MemHashString(key), 0 }
 
-func newTier(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
+// newTier is New with the key hash given and, if metrics, ristretto's
+// metrics on (they slow every Get; tests use them to count the lookups
+// that reach ristretto).
+func newTier(cfg Config, hash func(string) (uint64, uint64), metrics bool) (*Tier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	cfg.fill()
-	t := &Tier{maxBytes: cfg.MaxBytes, pending: make(map[string]*entry)}
+	t := &Tier{maxBytes: cfg.MaxBytes, entries: make(map[string]*entry)}
 	c, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
 		NumCounters: cfg.NumCounters,
 		MaxCost:     cfg.MaxBytes,
 		BufferItems: cfg.BufferItems,
 		KeyToHash:   hash,
+		Metrics:     metrics,
 		// Our cost already counts the store slot (EntryOverhead).
 		IgnoreInternalCost: true,
 		// Put passes cost 0, so ristretto calls Cost in its single
@@ -212,17 +227,17 @@ func newTier(cfg Config, hash func(string) (uint64, uint64)) (*Tier, error) {
 // The callbacks run on ristretto's processing goroutine, one at a time,
 // except onExit, which Del also calls on the caller's goroutine.
 
-// unpend removes e from pending if it is there.
-func (t *Tier) unpend(e *entry) {
-	if e == nil || t.npending.Load() == 0 {
+// forget removes e from the index if it is there (and not a later Put's
+// entry for the same key).
+func (t *Tier) forget(e *entry) {
+	if e == nil {
 		return
 	}
-	t.pmu.Lock()
-	if t.pending[e.key] == e {
-		delete(t.pending, e.key)
-		t.npending.Add(-1)
+	t.emu.Lock()
+	if t.entries[e.key] == e {
+		delete(t.entries, e.key)
 	}
-	t.pmu.Unlock()
+	t.emu.Unlock()
 }
 
 func (t *Tier) onCost(e *entry) int64 {
@@ -234,7 +249,7 @@ func (t *Tier) onCost(e *entry) int64 {
 }
 
 func (t *Tier) onReject(it *ristretto.Item[*entry]) {
-	t.unpend(it.Value)
+	t.forget(it.Value)
 	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
 		t.rejected.Add(1)
 		t.release(e)
@@ -243,7 +258,7 @@ func (t *Tier) onReject(it *ristretto.Item[*entry]) {
 
 func (t *Tier) onEvict(it *ristretto.Item[*entry]) {
 	// A victim already deleted by Del has a nil Value: not an eviction.
-	t.unpend(it.Value)
+	t.forget(it.Value)
 	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
 		if !t.closing.Load() {
 			t.evictions.Add(1)
@@ -253,7 +268,7 @@ func (t *Tier) onEvict(it *ristretto.Item[*entry]) {
 }
 
 func (t *Tier) onExit(e *entry) {
-	t.unpend(e)
+	t.forget(e)
 	if e != nil && e.state.CompareAndSwap(held, gone) {
 		t.release(e)
 	}
@@ -282,16 +297,9 @@ func (t *Tier) ReadAt(ctx context.Context, key string, p []byte, off int64) (int
 		t.collisions.Add(1)
 		ok = false
 	}
-	if ok {
-		t.unpend(e) // ristretto holds it now
-	} else if t.npending.Load() > 0 {
-		t.pmu.Lock()
-		e, ok = t.pending[key]
-		t.pmu.Unlock()
-		if ok && e.state.Load() == gone {
-			t.unpend(e)
-			ok = false
-		}
+	if !ok {
+		// Not in ristretto's store (yet): a Put not yet admitted.
+		e, ok = t.lookup(key)
 	}
 	if !ok {
 		t.misses.Add(1)
@@ -306,6 +314,30 @@ func (t *Tier) ReadAt(ctx context.Context, key string, p []byte, off int64) (int
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// lookup returns the entry for key from the tier's index, if it is there
+// and not gone.
+func (t *Tier) lookup(key string) (*entry, bool) {
+	t.emu.RLock()
+	e, ok := t.entries[key]
+	t.emu.RUnlock()
+	if !ok || e.state.Load() == gone {
+		return nil, false
+	}
+	return e, true
+}
+
+// Contains reports whether the tier holds the block for key now: stored,
+// or put and still waiting for ristretto's admission (a ReadAt serves
+// both). It answers from the tier's own index of entries and never calls
+// into ristretto, so it records no access in the frequency sketch (nor
+// in Stats): a block asked about a thousand times is no likelier to be
+// admitted or kept than one never asked about. It allocates nothing and
+// takes one read lock. False after Close.
+func (t *Tier) Contains(key string) bool {
+	_, ok := t.lookup(key)
+	return ok
 }
 
 // Put offers data as the block for key and keeps data itself (it pins
@@ -332,17 +364,16 @@ func (t *Tier) Put(ctx context.Context, key string, data []byte) error {
 		return nil
 	}
 	e := &entry{key: key, data: data, cost: cost}
-	t.pmu.Lock()
-	if _, dup := t.pending[key]; dup {
-		t.pmu.Unlock()
+	t.emu.Lock()
+	if _, dup := t.entries[key]; dup {
+		t.emu.Unlock()
 		return nil
 	}
-	t.pending[key] = e
-	t.npending.Add(1)
-	t.pmu.Unlock()
+	t.entries[key] = e
+	t.emu.Unlock()
 	if !t.c.Set(key, e, 0) {
 		t.putDrops.Add(1)
-		t.unpend(e)
+		t.forget(e)
 	}
 	return nil
 }
@@ -355,12 +386,9 @@ func (t *Tier) Delete(ctx context.Context, key string) error {
 	if t.closed {
 		return errClosed
 	}
-	t.pmu.Lock()
-	if _, ok := t.pending[key]; ok {
-		delete(t.pending, key)
-		t.npending.Add(-1)
-	}
-	t.pmu.Unlock()
+	t.emu.Lock()
+	delete(t.entries, key)
+	t.emu.Unlock()
 	if e, ok := t.c.Get(key); ok && e.key != key {
 		// Another key with the same hash is held: leave it.
 		return nil
@@ -410,9 +438,8 @@ func (t *Tier) Close() error {
 	t.closed = true
 	t.closing.Store(true)
 	t.c.Close()
-	t.pmu.Lock()
-	clear(t.pending)
-	t.npending.Store(0)
-	t.pmu.Unlock()
+	t.emu.Lock()
+	clear(t.entries)
+	t.emu.Unlock()
 	return nil
 }

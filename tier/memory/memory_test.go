@@ -130,6 +130,13 @@ func TestCollision(t *testing.T) {
 	if mt.Collisions() != 1 {
 		t.Errorf("Collisions = %d, want 1", mt.Collisions())
 	}
+	// Contains is exact: a held key under the same hash is not b.
+	if !mt.Contains("a") || mt.Contains("b") {
+		t.Errorf("Contains(a), Contains(b) = %v, %v with a held and b's hash the same; want true, false", mt.Contains("a"), mt.Contains("b"))
+	}
+	if mt.Collisions() != 1 {
+		t.Errorf("Contains counted collisions: %d, want 1", mt.Collisions())
+	}
 	if err := mt.Delete(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +162,9 @@ func TestCollision(t *testing.T) {
 	mt.Wait()
 	if n, err := mt.ReadAt(ctx, "b", p, 0); n != len(p) || err != nil || !bytes.Equal(p, b) {
 		t.Fatalf("ReadAt(b) = %d, %v", n, err)
+	}
+	if mt.Contains("a") || !mt.Contains("b") {
+		t.Errorf("Contains(a), Contains(b) = %v, %v with b held; want false, true", mt.Contains("a"), mt.Contains("b"))
 	}
 }
 
@@ -219,6 +229,15 @@ func TestBudget(t *testing.T) {
 	if st.Evictions == 0 {
 		t.Error("no evictions")
 	}
+	// Settled, Contains says exactly which blocks ristretto's store holds.
+	held := map[string]bool{}
+	mt.Held(func(key string, _ []byte, _ int64) { held[key] = true })
+	for i := range count {
+		key := fmt.Sprintf("blk-%d", i)
+		if got := mt.Contains(key); got != held[key] {
+			t.Fatalf("Contains(%s) = %v; ristretto holds it: %v", key, got, held[key])
+		}
+	}
 }
 
 func TestTooBig(t *testing.T) {
@@ -233,6 +252,9 @@ func TestTooBig(t *testing.T) {
 	}
 	if st := mt.Stats(); st.Dropped != 1 || st.Puts != 0 || st.Bytes != 0 {
 		t.Errorf("%+v", st)
+	}
+	if mt.Contains("big") {
+		t.Error("Contains of a block bigger than MaxBytes = true")
 	}
 }
 
@@ -263,6 +285,9 @@ func TestDeleteCancelsPendingPut(t *testing.T) {
 		}
 		if err := mt.Delete(ctx, key); err != nil {
 			t.Fatal(err)
+		}
+		if mt.Contains(key) {
+			t.Fatalf("Contains after Put, Delete = true")
 		}
 	}
 	mt.Wait()
@@ -374,6 +399,9 @@ func TestClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		mt.Wait() // no-op after Close
+		if mt.Contains("k") {
+			t.Error("Contains after Close = true")
+		}
 		if st := mt.Stats(); st.Blocks != 0 || st.Bytes != 0 || st.Evictions != 0 || st.Puts != 1 {
 			t.Errorf("after Close: %+v", st)
 		}
@@ -391,14 +419,18 @@ func TestClose(t *testing.T) {
 }
 
 // TestEntryOverhead measures the heap one stored block costs besides its
-// data and key, and checks it against EntryOverhead.
+// data and key, and checks it against EntryOverhead. The cost per block
+// is highest just after the maps (ristretto's store shards and policy,
+// the tier's index) have doubled: 15,600, 62,700 and 123,700 blocks are
+// such peaks (found by a sweep from 1,000 to 1,070,000 blocks, whose
+// peaks all lay within 284–294 B).
 func TestEntryOverhead(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("-short or -race: measures heap bytes per entry, which the race detector inflates; .ci/run runs this test without -race")
 	}
 	ctx := context.Background()
 	worst := 0.0
-	for _, n := range []int{5_000, 20_000, 50_000, 100_000} {
+	for _, n := range []int{5_000, 15_600, 20_000, 50_000, 62_700, 100_000, 123_700} {
 		keys := make([]string, n)
 		for i := range keys {
 			keys[i] = fmt.Sprintf("object@etag/%08d", i)
@@ -451,6 +483,9 @@ func TestReadableBeforeAdmission(t *testing.T) {
 		if err := tr.Put(t.Context(), key, data); err != nil {
 			t.Fatal(err)
 		}
+		if !tr.Contains(key) {
+			t.Fatalf("Contains right after Put(%q) = false", key)
+		}
 		p := make([]byte, len(data))
 		if n, err := tr.ReadAt(t.Context(), key, p, 0); err != nil && err != io.EOF || n != len(data) || string(p) != key {
 			t.Fatalf("read right after Put(%q) = %d, %v", key, n, err)
@@ -462,5 +497,69 @@ func TestReadableBeforeAdmission(t *testing.T) {
 	tr.Wait()
 	if _, err := tr.ReadAt(t.Context(), "k0", make([]byte, 1), 0); !errors.Is(err, tier.ErrMiss) {
 		t.Errorf("read after Delete: %v, want a miss", err)
+	}
+	if tr.Contains("k0") || !tr.Contains("k1") {
+		t.Error("after Delete(k0): Contains(k0) true or Contains(k1) false")
+	}
+}
+
+// TestContainsRecordsNoAccess: Contains never reaches ristretto's Get,
+// the lookup that records an access for TinyLFU's frequency sketch (and
+// is how a read makes a block likelier to be admitted and kept).
+// ristretto's metrics count every Get as it is made; a ReadAt (the
+// control) counts one.
+func TestContainsRecordsNoAccess(t *testing.T) {
+	ctx := context.Background()
+	mt, err := memory.NewWithMetrics(memory.Config{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mt.Close()
+	if err := mt.Put(ctx, "held", []byte("held block")); err != nil {
+		t.Fatal(err)
+	}
+	mt.Wait()
+	if err := mt.Put(ctx, "queued", []byte("queued block")); err != nil {
+		t.Fatal(err)
+	}
+	gets, st := mt.RistrettoGets(), mt.Stats()
+	for range 1000 {
+		if !mt.Contains("held") {
+			t.Fatal("Contains(held) = false")
+		}
+		mt.Contains("queued") // true until admission decides, then true if admitted
+		if mt.Contains("absent") {
+			t.Fatal("Contains(absent) = true")
+		}
+	}
+	if g := mt.RistrettoGets(); g != gets {
+		t.Errorf("3000 calls of Contains made %d lookups in ristretto", g-gets)
+	}
+	mt.Wait()
+	if st2 := mt.Stats(); st2.Hits != st.Hits || st2.Misses != st.Misses {
+		t.Errorf("Contains counted: %+v → %+v", st, st2)
+	}
+	gets = mt.RistrettoGets()
+	if _, err := mt.ReadAt(ctx, "held", make([]byte, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if g := mt.RistrettoGets(); g != gets+1 {
+		t.Errorf("a ReadAt made %d lookups in ristretto, want 1: this test cannot see one", g-gets)
+	}
+}
+
+// TestContainsAllocs: Contains allocates nothing, present or absent. (Unlike
+// TestHitAllocs it runs under -race too: Contains goes through no
+// sync.Pool, which the race detector makes drop items.)
+func TestContainsAllocs(t *testing.T) {
+	mt := newTier(t, memory.Config{MaxBytes: 1 << 20})
+	if err := mt.Put(context.Background(), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	mt.Wait()
+	for _, key := range []string{"k", "absent"} {
+		if a := testing.AllocsPerRun(1000, func() { mt.Contains(key) }); a != 0 {
+			t.Errorf("Contains(%q): %v allocations, want 0", key, a)
+		}
 	}
 }

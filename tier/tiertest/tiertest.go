@@ -11,7 +11,9 @@
 // range of a block, io.ReaderAt semantics at the end, misses that wrap
 // tier.ErrMiss, that no key is ever answered with another key's bytes,
 // that the tier stays within its capacity, behaviour under concurrent use,
-// and Close.
+// Close, and that Contains agrees with ReadAt while changing no statistic
+// and, for a tier that says it evicts by recency ([Harness].LRU), no
+// eviction.
 package tiertest
 
 import (
@@ -37,6 +39,15 @@ type Harness struct {
 	// Settle waits until the blocks accepted by Put are readable, for
 	// tiers that admit or write asynchronously; nil if Put is synchronous.
 	Settle func(t *testing.T, tr tier.Tier)
+	// LRU promises that the tiers New returns evict exactly the least
+	// recently used block first, where a Put or a ReadAt is a use (a tier
+	// that keeps one LRU per part, such as a disk tier per directory, is
+	// one when New gives it one part). The suite then checks that Contains
+	// is not a use: a block probed with Contains after every Put is
+	// evicted, where one read after every Put is kept. Tiers whose
+	// eviction samples at random (ristretto) leave it false and check in
+	// their own tests that Contains records no access.
+	LRU bool
 }
 
 // Run runs the suite as subtests of t.
@@ -58,6 +69,7 @@ func Run(t *testing.T, h Harness) {
 		{"Concurrent", testConcurrent},
 		{"Stats", testStats},
 		{"Close", testClose},
+		{"Contains", testContains},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h) })
@@ -384,4 +396,184 @@ func testClose(t *testing.T, h Harness) {
 	if err := tr.Delete(t.Context(), "x"); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("Delete after Close: %v, want fs.ErrClosed", err)
 	}
+}
+
+// containsAll calls Contains on every key n times and returns the first
+// answer for each; answers that change between calls fail the test.
+func containsAll(t *testing.T, tr tier.Tier, keys []string, n int) []bool {
+	t.Helper()
+	got := make([]bool, len(keys))
+	for i, k := range keys {
+		got[i] = tr.Contains(k)
+		for range n - 1 {
+			if tr.Contains(k) != got[i] {
+				t.Fatalf("Contains(%q) changed its answer with nothing else going on", k)
+			}
+		}
+	}
+	return got
+}
+
+func testContains(t *testing.T, h Harness) {
+	t.Run("Presence", func(t *testing.T) {
+		tr := open(t, h, 8<<20)
+		if tr.Contains("c") {
+			t.Fatal("Contains in an empty tier")
+		}
+		data := Block("c", 5000)
+		mustPut(t, tr, "c", data)
+		settle(t, h, tr)
+		if !tr.Contains("c") {
+			t.Fatal("Contains(c) = false after Put and Settle")
+		}
+		for _, k := range []string{"absent", "C", "c ", "c\x00", ""} {
+			if tr.Contains(k) {
+				t.Errorf("Contains(%q) = true; only %q was put", k, "c")
+			}
+		}
+		if err := tr.Delete(t.Context(), "c"); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, h, tr)
+		if tr.Contains("c") {
+			t.Error("Contains(c) = true after Delete")
+		}
+		expectMiss(t, tr, "c")
+		mustPut(t, tr, "c", data)
+		settle(t, h, tr)
+		if !tr.Contains("c") {
+			t.Error("Contains(c) = false after Delete, Put and Settle")
+		}
+		expectHit(t, tr, "c", data)
+	})
+
+	// Contains, however often, moves no counter; a read (the control)
+	// moves Hits by one.
+	t.Run("Stats", func(t *testing.T) {
+		tr := open(t, h, 8<<20)
+		data := Block("s", 5000)
+		mustPut(t, tr, "s", data)
+		settle(t, h, tr)
+		before := tr.Stats()
+		got := containsAll(t, tr, []string{"s", "absent"}, 1000)
+		if !got[0] || got[1] {
+			t.Fatalf("Contains(s), Contains(absent) = %v, want true, false", got)
+		}
+		if after := tr.Stats(); after != before {
+			t.Fatalf("2000 calls of Contains changed Stats:\nbefore %+v\nafter  %+v", before, after)
+		}
+		expectHit(t, tr, "s", data)
+		if st := tr.Stats(); st.Hits != before.Hits+1 || st.Misses != before.Misses {
+			t.Errorf("one read after the Contains calls: Hits %d→%d, Misses %d→%d; want one hit",
+				before.Hits, st.Hits, before.Misses, st.Misses)
+		}
+	})
+
+	// In a tier that has dropped or evicted blocks, Contains says which
+	// ones a ReadAt serves, and asking about all of them moves no counter.
+	t.Run("Full", func(t *testing.T) {
+		const capacity = 4 << 20
+		const block = 256 << 10
+		tr := open(t, h, capacity)
+		keys := make([]string, 64) // 16 MiB offered to a 4 MiB tier
+		for i := range keys {
+			keys[i] = fmt.Sprintf("full-%d", i)
+			mustPut(t, tr, keys[i], Block(keys[i], block))
+			if i%8 == 7 {
+				settle(t, h, tr)
+			}
+		}
+		settle(t, h, tr)
+		before := tr.Stats()
+		has := containsAll(t, tr, keys, 50)
+		if after := tr.Stats(); after != before {
+			t.Fatalf("Contains over a full tier changed Stats:\nbefore %+v\nafter  %+v", before, after)
+		}
+		held := 0
+		for i, k := range keys {
+			got, err := readAll(t.Context(), tr, k, block)
+			switch {
+			case err == nil:
+				if !bytes.Equal(got, Block(k, block)) {
+					t.Fatalf("%s: wrong bytes", k)
+				}
+				held++
+				if !has[i] {
+					t.Errorf("Contains(%q) = false, but ReadAt serves it", k)
+				}
+			case errors.Is(err, tier.ErrMiss):
+				if has[i] {
+					t.Errorf("Contains(%q) = true, but ReadAt misses", k)
+				}
+			default:
+				t.Fatalf("%s: %v", k, err)
+			}
+		}
+		if held == 0 || held == len(keys) {
+			t.Errorf("%d of %d blocks held: the tier is not full, or empty", held, len(keys))
+		}
+	})
+
+	t.Run("Close", func(t *testing.T) {
+		tr := h.New(t, 1<<20)
+		mustPut(t, tr, "x", Block("x", 10))
+		settle(t, h, tr)
+		if !tr.Contains("x") {
+			t.Fatal("Contains(x) = false after Put and Settle")
+		}
+		if err := tr.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if tr.Contains("x") {
+			t.Error("Contains(x) = true after Close")
+		}
+	})
+
+	// The oldest block is probed after every Put of a younger one, four
+	// times the capacity over: read, an LRU tier keeps it (the control,
+	// which shows the probe could save it); asked about with Contains, it
+	// must go.
+	t.Run("LRU", func(t *testing.T) {
+		if !h.LRU {
+			t.Skip("Harness.LRU is false: the tier does not promise which block it evicts, so whether Contains saves one cannot be told from outside; its own tests check that Contains records no access")
+		}
+		const capacity = 1 << 20
+		const block = 32 << 10
+		old := Block("old", block)
+		for _, probe := range []string{"ReadAt", "Contains"} {
+			tr := open(t, h, capacity)
+			mustPut(t, tr, "old", old)
+			settle(t, h, tr)
+			evictions := tr.Stats().Evictions
+			for i := range 4 * capacity / block {
+				key := fmt.Sprintf("young-%d", i)
+				mustPut(t, tr, key, Block(key, block))
+				settle(t, h, tr)
+				if probe == "ReadAt" {
+					if got, err := readAll(t.Context(), tr, "old", block); err != nil || !bytes.Equal(got, old) {
+						t.Fatalf("after %d younger blocks, the oldest block, read after every Put, is gone or wrong (%v): Harness.LRU is set, but the tier does not keep the most recently read block", i+1, err)
+					}
+					continue
+				}
+				for range 10 {
+					if !tr.Contains("old") {
+						break
+					}
+				}
+			}
+			if st := tr.Stats(); st.Evictions == evictions {
+				t.Fatalf("probed with %s: no eviction after putting 4× the capacity: %+v", probe, st)
+			}
+			_, err := readAll(t.Context(), tr, "old", block)
+			switch {
+			case probe == "Contains" && err == nil:
+				t.Error("the oldest block, probed with Contains after every Put and never read, outlived 4× the capacity of younger blocks: Contains counts as a use")
+			case err != nil && !errors.Is(err, tier.ErrMiss):
+				t.Fatalf("read old: %v", err)
+			}
+			if probe == "Contains" && tr.Contains("old") {
+				t.Error("Contains(old) = true after it was evicted")
+			}
+		}
+	})
 }
