@@ -65,7 +65,7 @@ func ExampleFS_ReadFile_loader() {
 		return samples
 	}
 	for epoch := range 2 {
-		fmt.Printf("epoch %d: %d samples, %d origin GETs so far\n", epoch, loader(fsys), fsys.Stats().OriginGets)
+		fmt.Printf("epoch %d: %d samples, %d origin GETs so far\n", epoch, loader(fsys), fsys.Stats().Requests.Gets)
 	}
 	// Output:
 	// epoch 0: 3 samples, 2 origin GETs so far

@@ -44,6 +44,7 @@ type FS struct {
 	cancel context.CancelFunc
 
 	metaLookups, metaHits atomic.Int64
+	reqBase               objstore.RequestStats // the store's counts when the FS was made
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -123,10 +124,14 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(o.baseCtx)
-	return &FS{
+	fsys := &FS{
 		store: store, blocks: blocks, pf: pf, tiers: tiers, policy: o.policy,
 		meta: consistency.NewMeta(o.policy, o.now, 0), log: log, opts: o, ctx: ctx, cancel: cancel,
-	}, nil
+	}
+	if rc, ok := store.(objstore.RequestCounter); ok {
+		fsys.reqBase = rc.RequestStats()
+	}
+	return fsys, nil
 }
 
 // flusher is a tier that writes behind: Flush waits for what it queued.
@@ -213,33 +218,72 @@ func (fsys *FS) check(op, name string) error {
 	return nil
 }
 
-// lookup resolves name to a file, a directory or nothing, through the
-// metadata cache under the policy. Errors are *fs.PathError for op.
-func (fsys *FS) lookup(ctx context.Context, op, name string) (consistency.Entry, error) {
+// resolve resolves name to a file, a directory or nothing, through the
+// metadata cache under the policy: the one way Open, ReadFile and Stat
+// look a name up. A name the metadata cache does not know costs one
+// request: with head set (Open, ReadFile), a GET of the file's first
+// openChunk bytes instead of a HEAD, which tells that it is a file, its
+// size and version, and brings its first bytes (returned, and given to the
+// cache, so that reading them costs nothing more); without (Stat), a
+// HEAD. A name that is no object may be a directory: a listing tells.
+// Errors are *fs.PathError for op.
+func (fsys *FS) resolve(ctx context.Context, op, name string, head bool) (consistency.Entry, []byte, error) {
 	if name == "." {
-		return consistency.Entry{Dir: true}, nil
+		return consistency.Entry{Dir: true}, nil, nil
 	}
 	fsys.metaLookups.Add(1)
 	if e, ok := fsys.meta.Lookup(name); ok {
 		fsys.metaHits.Add(1)
 		if e.Missing {
-			return e, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return e, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		return e, nil
+		return e, nil, nil
 	}
 	if !objstore.ValidKey(name) {
-		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+		return consistency.Entry{}, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	obj, err := fsys.store.Stat(ctx, name)
+	var obj objstore.Object
+	var first []byte
+	var err error
+	if head {
+		obj, first, err = fsys.readHead(ctx, name)
+	} else {
+		obj, err = fsys.store.Stat(ctx, name)
+	}
 	switch {
 	case err == nil:
 		e := consistency.Entry{Object: obj}
 		fsys.meta.Store(name, e)
-		return e, nil
+		return e, first, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
+		return consistency.Entry{}, nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	return fsys.lookupDir(ctx, op, name)
+	e, err := fsys.lookupDir(ctx, op, name)
+	return e, nil, err
+}
+
+// openChunk is how much of a file Open fetches with its first request.
+const openChunk = 128 << 10
+
+// readHead fetches the first openChunk bytes of name (all of a smaller
+// file) with one GET, and gives them to the cache, which keeps them in
+// its tiers (a whole block, or an extent of block 0) within their
+// budgets: the file's first reads are served from there, and the load of
+// block 0 fetches only what follows.
+func (fsys *FS) readHead(ctx context.Context, name string) (objstore.Object, []byte, error) {
+	r, err := fsys.store.NewRangeReader(ctx, name, 0, openChunk, objstore.ReadOptions{Clamp: true})
+	if err != nil {
+		return objstore.Object{}, nil, err
+	}
+	defer r.Close()
+	head := make([]byte, r.Remaining())
+	if _, err := io.ReadFull(r, head); err != nil {
+		return objstore.Object{}, nil, err
+	}
+	obj := r.Object()
+	obj.Key = name
+	fsys.blocks.Keep(ctx, obj, 0, head)
+	return obj, head, nil
 }
 
 // Open opens the named file or directory. A file reads the object version
@@ -254,14 +298,7 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 	if err := fsys.check("open", name); err != nil {
 		return nil, err
 	}
-	var e consistency.Entry
-	var head []byte
-	var err error
-	if _, known := fsys.meta.Lookup(name); !known && name != "." && objstore.ValidKey(name) {
-		e, head, err = fsys.openFirst(ctx, name)
-	} else {
-		e, err = fsys.lookup(ctx, "open", name)
-	}
+	e, head, err := fsys.resolve(ctx, "open", name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -272,41 +309,8 @@ func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	if len(head) > 0 {
-		r.SetHead(head)
-	}
+	r.SetHead(int64(len(head)))
 	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, r: r}, nil
-}
-
-// openChunk is how much of a file Open fetches with its first request.
-const openChunk = 128 << 10
-
-// openFirst resolves a name the metadata cache does not know by reading
-// the first openChunk bytes of it, instead of a HEAD: one round trip tells
-// that it is a file, its size and version, and brings its first bytes,
-// which the file serves its first reads from (and the load of block 0, if
-// the file is read on, fetches only what follows). A missing object may be
-// a directory: a listing tells.
-func (fsys *FS) openFirst(ctx context.Context, name string) (consistency.Entry, []byte, error) {
-	fsys.metaLookups.Add(1)
-	r, err := fsys.store.NewRangeReader(ctx, name, 0, openChunk, objstore.ReadOptions{Clamp: true})
-	if errors.Is(err, fs.ErrNotExist) {
-		e, err := fsys.lookupDir(ctx, "open", name)
-		return e, nil, err
-	}
-	if err != nil {
-		return consistency.Entry{}, nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	defer r.Close()
-	head := make([]byte, r.Remaining())
-	if _, err := io.ReadFull(r, head); err != nil {
-		return consistency.Entry{}, nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	obj := r.Object()
-	obj.Key = name
-	e := consistency.Entry{Object: obj}
-	fsys.meta.Store(name, e)
-	return e, head, nil
 }
 
 // lookupDir tells whether name, known not to be an object, is a
@@ -330,7 +334,7 @@ func (fsys *FS) Stat(name string) (fs.FileInfo, error) {
 	if err := fsys.check("stat", name); err != nil {
 		return nil, err
 	}
-	e, err := fsys.lookup(fsys.ctx, "stat", name)
+	e, _, err := fsys.resolve(fsys.ctx, "stat", name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -340,26 +344,32 @@ func (fsys *FS) Stat(name string) (fs.FileInfo, error) {
 	return fileInfo{obj: e.Object}, nil
 }
 
-// ReadFile reads the whole named file.
+// ReadFile reads the whole named file. A small file the metadata cache
+// does not know costs one request.
 func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	if err := fsys.check("read", name); err != nil {
 		return nil, err
 	}
-	e, err := fsys.lookup(fsys.ctx, "read", name)
+	e, head, err := fsys.resolve(fsys.ctx, "read", name, true)
 	if err != nil {
 		return nil, err
 	}
 	if e.Dir {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errIsDir}
 	}
+	size := e.Object.Size
+	if int64(len(head)) == size {
+		return head, nil
+	}
 	r, err := fsys.pf.NewReader(fsys.ctx, e.Object)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	defer r.Close()
-	buf := make([]byte, e.Object.Size)
-	n, err := r.ReadAt(buf, 0)
-	if err != nil && !(err == io.EOF && int64(n) == e.Object.Size) {
+	buf := make([]byte, size)
+	n := copy(buf, head)
+	got, err := r.ReadAt(buf[n:], int64(n))
+	if err != nil && !(err == io.EOF && int64(n+got) == size) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	return buf, nil
@@ -373,7 +383,7 @@ func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err := fsys.check("readdir", name); err != nil {
 		return nil, err
 	}
-	e, err := fsys.lookup(fsys.ctx, "readdir", name)
+	e, _, err := fsys.resolve(fsys.ctx, "readdir", name, false)
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func TestReadWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	tierfs.SettleTiers(fsys)
-	blocksBefore := fsys.Stats().Tiers[0].Blocks
+	blocksBefore := fsys.Stats().Tiers[0].Tier.Blocks
 	w, err = fsys.Create("dir/a.bin")
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestReadWrite(t *testing.T) {
 		t.Errorf("after an overwrite: %q", got)
 	}
 	tierfs.SettleTiers(fsys)
-	if after := fsys.Stats().Tiers[0].Blocks; after >= blocksBefore {
+	if after := fsys.Stats().Tiers[0].Tier.Blocks; after >= blocksBefore {
 		t.Errorf("memory tier holds %d blocks after an overwrite, %d before: the old version's blocks were not dropped", after, blocksBefore)
 	}
 	_ = before

@@ -1,24 +1,47 @@
 package tierfs
 
 import (
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
 
 // Stats are an FS's counters since it was made.
 type Stats struct {
-	// OriginGets and OriginBytes count the ranged reads sent to the store
-	// and the bytes they brought.
-	OriginGets, OriginBytes int64
-	// OriginErrors counts block fetches from the store that failed.
-	OriginErrors int64
-	// SharedFetches counts reads that waited on a fetch another read had
-	// started, instead of fetching again.
-	SharedFetches int64
-	// Tiers holds each tier's own counters, fastest first, with the hits
-	// the cache served from it in TierHits.
-	Tiers    []tier.Stats
-	TierHits []int64
+	// Requests counts the requests sent to the store since the FS was
+	// made, by kind (GET, HEAD, LIST, PUT, DELETE, other), and the bytes
+	// they carried, as the store's service saw them: retries, resumes and
+	// the first bytes Open fetches included (see objstore.RequestStats).
+	// For a store shared with other users (New), their requests count
+	// too. RequestsCounted is false when the store does not count its
+	// requests (it does not implement objstore.RequestCounter); all the
+	// backends of this module do.
+	Requests        objstore.RequestStats
+	RequestsCounted bool
+	// Tiers are the cache tiers, fastest first: the cache's lookups of
+	// blocks in each (hits, misses, promotions into it, bytes served from
+	// it to readers) and the tier's own counters.
+	Tiers []TierStats
+	// PeerBytesServed and OriginBytesServed count the bytes served to
+	// readers that came from peers and from the origin; with each
+	// tier's BytesServed, they sum to the bytes readers were given from
+	// the cache. Bytes Open fetched are served from the tier that keeps
+	// them.
+	PeerBytesServed, OriginBytesServed int64
+	// OriginFetches counts the ranged reads the cache asked the store for
+	// (a block, or the bytes of a sparse read); OriginErrors those that
+	// failed.
+	OriginFetches, OriginErrors int64
+	// Loads counts block loads started; SharedFetches counts reads that
+	// joined a load another had started instead of fetching again;
+	// CancelledLoads counts loads stopped because nobody wanted them any
+	// more.
+	Loads, SharedFetches, CancelledLoads int64
+	// ExtentHits counts reads served from a cached extent (bytes smaller
+	// than a block that a sparse read or an open fetched); Extents is how
+	// many are indexed now.
+	ExtentHits, Extents int64
 	// MetaLookups counts name lookups; MetaHits those the metadata cache
 	// answered without asking the store.
 	MetaLookups, MetaHits int64
@@ -27,17 +50,31 @@ type Stats struct {
 	Prefetch prefetch.Stats
 }
 
+// TierStats are one tier's figures: the cache's view of it (a lookup is
+// one read of one block, or one load; see cache.TierStats) and the tier's
+// own counters (tier.Stats: its ReadAt calls, blocks held, evictions,
+// drops, corruption).
+type TierStats struct {
+	cache.TierStats
+	Tier tier.Stats
+}
+
 // Stats returns the FS's counters.
 func (fsys *FS) Stats() Stats {
 	cs := fsys.blocks.Stats()
 	s := Stats{
-		OriginGets: cs.OriginGets, OriginBytes: cs.OriginBytes, OriginErrors: cs.OriginErrors,
-		SharedFetches: cs.Shared, TierHits: cs.TierHits,
+		PeerBytesServed: cs.PeerBytesServed, OriginBytesServed: cs.OriginBytesServed,
+		OriginFetches: cs.OriginFetches, OriginErrors: cs.OriginErrors,
+		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled,
+		ExtentHits: cs.ExtentHits, Extents: cs.Extents,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
 		Prefetch: fsys.pf.Stats(),
 	}
-	for _, t := range fsys.tiers {
-		s.Tiers = append(s.Tiers, t.Stats())
+	if rc, ok := fsys.store.(objstore.RequestCounter); ok {
+		s.Requests, s.RequestsCounted = rc.RequestStats().Sub(fsys.reqBase), true
+	}
+	for i, t := range fsys.tiers {
+		s.Tiers = append(s.Tiers, TierStats{TierStats: cs.Tiers[i], Tier: t.Stats()})
 	}
 	return s
 }

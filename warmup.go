@@ -72,7 +72,7 @@ func (fsys *FS) Warmup(ctx context.Context, patterns []string, progress func(War
 			}
 			g.Go(func() error {
 				_, length, _ := cache.BlockSpan(idx, obj.Size, bs)
-				err := fsys.blocks.Prefetch(gctx, obj, idx)
+				err := fsys.blocks.Ensure(gctx, obj, idx)
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
@@ -197,7 +197,7 @@ func (w *warmup) collectName(ctx context.Context, name string) error {
 	if !fs.ValidPath(name) {
 		return &fs.PathError{Op: "warmup", Path: name, Err: fs.ErrInvalid}
 	}
-	e, err := w.fsys.lookup(ctx, "warmup", name)
+	e, _, err := w.fsys.resolve(ctx, "warmup", name, false)
 	if err != nil {
 		return err
 	}

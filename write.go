@@ -33,7 +33,7 @@ func (fsys *FS) Create(name string) (io.WriteCloser, error) {
 	if name == "." || !objstore.ValidKey(name) {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrInvalid}
 	}
-	e, err := fsys.lookup(fsys.ctx, "create", name)
+	e, _, err := fsys.resolve(fsys.ctx, "create", name, false)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (fsys *FS) Remove(name string) error {
 	if !fsys.policy.Writable() {
 		return &fs.PathError{Op: "remove", Path: name, Err: fmt.Errorf("%w: the %v policy does not allow writes", fs.ErrPermission, fsys.policy)}
 	}
-	e, err := fsys.lookup(fsys.ctx, "remove", name)
+	e, _, err := fsys.resolve(fsys.ctx, "remove", name, false)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +20,14 @@ import (
 // that a random read does not drag in much more than it needs.
 const DefaultBlockSize = 8 << 20
 
+// DefaultMaxExtents is the number of sparse extents indexed when
+// Config.MaxExtents is zero.
+const DefaultMaxExtents = 1 << 16
+
+var errInvalid = fs.ErrInvalid
+
+var tierMiss = tier.ErrMiss
+
 // Config configures Blocks. The zero value of each optional field means
 // the default given in its comment.
 type Config struct {
@@ -32,10 +38,15 @@ type Config struct {
 	// credentials. Empty is allowed for a cache used with one store only.
 	StoreID string
 	// Tiers are the cache tiers, fastest first (memory, then disk). A
-	// block fetched from the origin is offered to every tier; a block
-	// found in a lower tier is offered to the tiers above it. None means
-	// no caching: every read goes to the origin (still deduplicated).
+	// block fetched from the origin or a peer is offered to every tier; a
+	// block found in a lower tier is offered to the tiers above it. None
+	// means no caching: every read goes to the origin (still
+	// deduplicated). A tier with a method Name() string is named by it in
+	// Stats; others are "tier0", "tier1", ….
 	Tiers []tier.Tier
+	// Peers, if not nil, is asked for a block after the tiers and before
+	// the origin. See [Peers].
+	Peers Peers
 	// BlockSize is the unit of origin reads and cache entries. Zero means
 	// DefaultBlockSize; it must be between 64 KiB and 256 MiB.
 	BlockSize int64
@@ -43,12 +54,17 @@ type Config struct {
 	// the callers' contexts so one caller giving up does not fail the
 	// others. Zero means 2 minutes.
 	FetchTimeout time.Duration
+	// MaxExtents bounds how many sparse extents (byte ranges smaller than
+	// a block, see [ReadOptions].Sparse) are indexed; the least recently
+	// used is forgotten and deleted from the tiers beyond it. Zero means
+	// DefaultMaxExtents.
+	MaxExtents int
 	// Logger receives fetch failures at debug level. Nil means none.
 	Logger *slog.Logger
-	// Budget, if not nil, bounds the memory of loads in flight: a load
-	// reserves its block's bytes before it starts (waiting if need be)
-	// and returns them when it ends. The prefetch package shares one
-	// Budget between these loads and the readahead it holds.
+	// Budget, if not nil, bounds the memory of blocks loading or held
+	// through a Handle: a load reserves its block's bytes before it starts
+	// and returns them once it has ended and no handle holds it. The
+	// prefetch package shares one Budget between these loads and its own.
 	Budget Budget
 }
 
@@ -58,32 +74,50 @@ type Budget interface {
 	// Acquire reserves n bytes, waiting until they are free or ctx is
 	// done.
 	Acquire(ctx context.Context, n int64) error
-	// Release returns n bytes reserved by Acquire.
+	// TryAcquire reserves n bytes if they are free now.
+	TryAcquire(n int64) bool
+	// Release returns n bytes reserved by Acquire or TryAcquire.
 	Release(n int64)
 }
 
-// Blocks reads byte ranges of object versions through the tiers and the
-// origin, block by block. Concurrent misses of one block share one origin
-// fetch. Blocks is safe for concurrent use.
+// ErrNoBudget is returned by Load with ReserveTry when the budget has no
+// room for the block now.
+var ErrNoBudget = errors.New("cache: memory budget short")
+
+// ErrPeerWait is returned by Load with Local set when the block's load in
+// progress is itself waiting on a peer: a member serving a peer must not
+// join it, or two members whose views of the ring differ could wait on
+// each other.
+var ErrPeerWait = errors.New("cache: block load is waiting on a peer")
+
+// Blocks reads byte ranges of object versions through the tiers, the peers
+// and the origin, block by block. Concurrent misses of one block share one
+// load. Blocks is safe for concurrent use.
 type Blocks struct {
 	store     objstore.Store
 	storeID   string
 	tiers     []tier.Tier
+	names     []string
+	peers     Peers
 	blockSize int64
 	timeout   time.Duration
 	log       *slog.Logger
 	budget    Budget // nil: loads are not budgeted
+	extents   *extents
 
 	stats  counters
 	closed atomic.Bool
 
-	mu       sync.Mutex         // guards flights, stopping and calls to wg.Add
+	// mu guards flights, stopping, calls to wg.Add and the fields of each
+	// flight marked as guarded by it. Lock order: Blocks.mu before
+	// flight.mu; extents.mu is never held with either.
+	mu       sync.Mutex
 	flights  map[string]*flight // loads in progress, by block key
 	stopping bool               // Close has begun: no new load starts
 	wg       sync.WaitGroup     // loads still running
 
-	// stop is cancelled by Close, which ends the shared fetches still
-	// running (they are detached from their callers' contexts).
+	// stop is cancelled by Close, which ends the loads still running
+	// (they are detached from their callers' contexts).
 	stop       context.Context
 	cancelStop context.CancelFunc
 }
@@ -105,9 +139,20 @@ func New(cfg Config) (*Blocks, error) {
 	if cfg.FetchTimeout == 0 {
 		cfg.FetchTimeout = 2 * time.Minute
 	}
+	if cfg.MaxExtents < 0 {
+		return nil, fmt.Errorf("cache: %w: negative MaxExtents %d", fs.ErrInvalid, cfg.MaxExtents)
+	}
+	if cfg.MaxExtents == 0 {
+		cfg.MaxExtents = DefaultMaxExtents
+	}
+	names := make([]string, len(cfg.Tiers))
 	for i, t := range cfg.Tiers {
 		if t == nil {
 			return nil, fmt.Errorf("cache: %w: tier %d is nil", fs.ErrInvalid, i)
+		}
+		names[i] = fmt.Sprintf("tier%d", i)
+		if n, ok := t.(interface{ Name() string }); ok && n.Name() != "" {
+			names[i] = n.Name()
 		}
 	}
 	log := cfg.Logger
@@ -115,271 +160,111 @@ func New(cfg Config) (*Blocks, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &Blocks{
-		store: cfg.Store, storeID: cfg.StoreID, tiers: cfg.Tiers, blockSize: cfg.BlockSize,
-		timeout: cfg.FetchTimeout, log: log, budget: cfg.Budget, stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
-	}, nil
+	b := &Blocks{
+		store: cfg.Store, storeID: cfg.StoreID, tiers: cfg.Tiers, names: names, peers: cfg.Peers,
+		blockSize: cfg.BlockSize, timeout: cfg.FetchTimeout, log: log, budget: cfg.Budget,
+		stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
+	}
+	b.extents = newExtents(cfg.MaxExtents, b.deleteExtent)
+	b.stats.init(len(cfg.Tiers))
+	return b, nil
 }
 
 // BlockSize returns the block size in bytes.
 func (b *Blocks) BlockSize() int64 { return b.blockSize }
 
-// ReadAt reads len(p) bytes of obj's version at off, with the io.ReaderAt
-// contract: fewer bytes only at the end of the object, with io.EOF. Every
-// byte is of obj.Version: a block the cache does not hold and the origin no
-// longer has in that version fails with an error wrapping
-// objstore.ErrChanged. Misses load whole blocks (Mode Whole).
-func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off int64) (int, error) {
-	return b.ReadAtMode(ctx, obj, p, off, Whole)
+// srcPeer and srcOrigin are the sources after the tiers' indexes.
+func (b *Blocks) srcPeer() int   { return len(b.tiers) }
+func (b *Blocks) srcOrigin() int { return len(b.tiers) + 1 }
+
+// Cached reports whether the first tier holds block idx of obj, or a load
+// of it is under way, without reading it or changing any statistics: for
+// planning which blocks to load.
+func (b *Blocks) Cached(obj objstore.Object, idx int64) bool {
+	if b.closed.Load() {
+		return false
+	}
+	key := Key(b.storeID, obj, b.blockSize, idx)
+	if len(b.tiers) > 0 && b.tiers[0].Contains(key) {
+		return true
+	}
+	b.mu.Lock()
+	_, loading := b.flights[key]
+	b.mu.Unlock()
+	return loading
 }
 
-// Mode says how a read that misses every tier fetches from the origin.
-type Mode int
+// Reserve says how a load that Load starts reserves its block's bytes from
+// Config.Budget. A load that Load joins reserves nothing more.
+type Reserve int
 
 const (
-	// Whole fetches the whole block, fills the tiers and serves the read
-	// from it as soon as its bytes arrive: right for sequential reads and
-	// for blocks that will be read again.
-	Whole Mode = iota
-	// Partial fetches only the bytes asked for (rounded out to
-	// PartialAlign), caching nothing, unless the block is already being
-	// fetched, which the read then waits for: right for random small
-	// reads, which whole blocks would amplify.
-	Partial
+	// ReserveWait waits under the caller's context for the bytes.
+	ReserveWait Reserve = iota
+	// ReserveTry starts the load only if the bytes are free now, and
+	// returns ErrNoBudget otherwise: for readahead, which is skipped when
+	// memory is short.
+	ReserveTry
 )
 
-// PartialAlign is the alignment of a Partial read's origin fetch.
-const PartialAlign = 4 << 10
+// LoadOptions qualify Load.
+type LoadOptions struct {
+	// Reserve says how a new load reserves its bytes. Ignored without a
+	// Config.Budget.
+	Reserve Reserve
+	// Local loads the block without asking the peers, and refuses (with
+	// ErrPeerWait) to join a load that is waiting on a peer: for serving
+	// a peer, which must never forward.
+	Local bool
+}
 
-// ReadAtMode is ReadAt with a fetch mode for misses.
-func (b *Blocks) ReadAtMode(ctx context.Context, obj objstore.Object, p []byte, off int64, mode Mode) (int, error) {
+// Load joins or starts the load of block idx of obj and returns a Handle
+// on it at once: the lookup chain runs on its own goroutine (see the
+// package doc). The caller must Release the handle. ctx bounds only the
+// wait for the budget; the load runs under Config.FetchTimeout for as long
+// as a handle or a reader wants it.
+func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64, opts LoadOptions) (*Handle, error) {
 	if b.closed.Load() {
-		return 0, fmt.Errorf("cache: read %q: %w", obj.Key, fs.ErrClosed)
+		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
 	}
-	if off < 0 {
-		return 0, fmt.Errorf("cache: read %q: %w: negative offset %d", obj.Key, fs.ErrInvalid, off)
+	f, err := b.load(ctx, obj, idx, opts, false)
+	if err != nil {
+		return nil, err
 	}
-	if off >= obj.Size {
-		return 0, io.EOF
-	}
-	want := min(int64(len(p)), obj.Size-off)
-	// Partial misses of consecutive blocks are fetched together, with one
-	// GET: run is where in p the misses not yet fetched start.
-	done, run := int64(0), int64(-1)
-	fetchRun := func() error {
-		if run < 0 {
-			return nil
-		}
-		err := b.readRange(ctx, obj, p[run:done], off+run)
-		if err == nil {
-			run = -1
-		}
-		return err
-	}
-	for done < want {
-		pos := off + done
-		idx := pos / b.blockSize
-		boff := pos - idx*b.blockSize
-		n := min(want-done, b.blockSize-boff)
-		miss, err := b.readBlock(ctx, obj, idx, p[done:done+n], boff, mode)
-		if err == nil && miss {
-			if run < 0 {
-				run = done
-			}
-			done += n
-			continue
-		}
-		if ferr := fetchRun(); ferr != nil {
-			return int(run), ferr
-		}
-		if err != nil {
-			return int(done), err
-		}
-		done += n
-	}
-	if err := fetchRun(); err != nil {
-		return int(run), err
-	}
-	if done < int64(len(p)) {
-		return int(done), io.EOF
-	}
-	return int(done), nil
+	return &Handle{b: b, f: f}, nil
 }
 
-// readBlock fills dst from block idx of obj, starting boff bytes into it,
-// or, in Partial mode, reports a miss (no tier has the bytes and no load
-// of the block is under way): the caller fetches them with readRange.
-func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, mode Mode) (miss bool, err error) {
+// Ensure makes sure block idx of obj is cached: it returns at once if the
+// first tier holds it, and otherwise loads it (from a lower tier, a peer
+// or the origin, filling the tiers above) and waits for the load to end.
+// For warming a cache; the bytes are not returned.
+func (b *Blocks) Ensure(ctx context.Context, obj objstore.Object, idx int64) error {
+	if b.closed.Load() {
+		return fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
+	}
+	if _, _, err := BlockSpan(idx, obj.Size, b.blockSize); err != nil {
+		return err
+	}
 	key := Key(b.storeID, obj, b.blockSize, idx)
-	// Partial reads ask every tier for the range; whole reads only the
-	// first, and load the block from the others.
-	last := min(len(b.tiers), 1)
-	if mode == Partial {
-		last = len(b.tiers)
-	}
-	for i := range last {
-		n, err := b.tiers[i].ReadAt(ctx, key, dst, boff)
-		if err == nil || (err == io.EOF && n == len(dst)) {
-			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
-			return false, nil
-		}
-		if !errors.Is(err, tier.ErrMiss) {
-			b.log.Debug("cache: tier read failed", "tier", i, "err", err)
-		}
-	}
-	f, err := b.flight(ctx, obj, idx, key, mode == Whole)
-	if err != nil {
-		return false, err
-	}
-	if f == nil {
-		return true, nil
-	}
-	if err := f.wait(ctx, boff+int64(len(dst))); err != nil {
-		return false, err
-	}
-	copy(dst, f.data[boff:])
-	return false, nil
-}
-
-// readRange fetches len(dst) bytes of obj at start from the origin,
-// rounded out to PartialAlign, caching nothing.
-func (b *Blocks) readRange(ctx context.Context, obj objstore.Object, dst []byte, start int64) error {
-	end := start + int64(len(dst))
-	astart := start - start%PartialAlign
-	aend := min(obj.Size, (end+PartialAlign-1)/PartialAlign*PartialAlign)
-	b.stats.originGets.Add(1)
-	r, err := b.store.NewRangeReader(ctx, obj.Key, astart, aend-astart, objstore.ReadOptions{Version: obj.Version})
-	if err != nil {
-		b.stats.originErrors.Add(1)
-		return err
-	}
-	defer r.Close()
-	if astart == start && aend == end {
-		n, err := io.ReadFull(r, dst)
-		b.stats.originBytes.Add(int64(n))
-		if err != nil {
-			b.stats.originErrors.Add(1)
-			return fmt.Errorf("cache: read %q at %d: %w", obj.Key, start, err)
-		}
+	if len(b.tiers) > 0 && b.tiers[0].Contains(key) {
 		return nil
 	}
-	buf := make([]byte, aend-astart)
-	n, err := io.ReadFull(r, buf)
-	b.stats.originBytes.Add(int64(n))
-	if err != nil {
-		b.stats.originErrors.Add(1)
-		return fmt.Errorf("cache: read %q at %d: %w", obj.Key, start, err)
-	}
-	copy(dst, buf[start-astart:])
-	return nil
-}
-
-// Prefetch makes sure block idx of obj is cached, fetching it if no tier
-// holds it. It returns when the block was loaded (or found), or when ctx
-// is done; the fetch itself goes on, for other readers, under
-// Config.FetchTimeout.
-func (b *Blocks) Prefetch(ctx context.Context, obj objstore.Object, idx int64) error {
-	if b.closed.Load() {
-		return fmt.Errorf("cache: prefetch %q: %w", obj.Key, fs.ErrClosed)
-	}
-	if _, _, err := BlockSpan(idx, obj.Size, b.blockSize); err != nil {
-		return err
-	}
-	key := Key(b.storeID, obj, b.blockSize, idx)
-	if len(b.tiers) > 0 {
-		if _, err := b.tiers[0].ReadAt(ctx, key, nil, 0); err == nil {
-			return nil
-		}
-	}
-	f, err := b.flight(ctx, obj, idx, key, true)
+	f, err := b.load(ctx, obj, idx, LoadOptions{}, true)
 	if err != nil {
 		return err
 	}
-	return f.waitDone(ctx)
+	defer b.unref(f)
+	select {
+	case <-f.done:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("cache: waiting for a block: %w", ctx.Err())
+	}
 }
 
-// Load returns the whole block idx of obj, from a tier or the origin, for
-// callers that keep the block themselves. The returned bytes are shared
-// and must not be modified. Load does not reserve from Config.Budget: a
-// caller that keeps blocks accounts for them itself (the prefetch package
-// reserves before it calls Load).
-func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64) ([]byte, error) {
-	if b.closed.Load() {
-		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
-	}
-	if _, _, err := BlockSpan(idx, obj.Size, b.blockSize); err != nil {
-		return nil, err
-	}
-	f, err := b.startFlight(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), false)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.waitDone(ctx); err != nil {
-		return nil, err
-	}
-	return f.data, nil
-}
-
-// Handle is a load of one block, started by Start. Its bytes become
-// readable as they arrive.
-type Handle struct{ f *flight }
-
-// Start joins or starts the load of block idx of obj and returns at once.
-// Like Load, it does not reserve from Config.Budget.
-func (b *Blocks) Start(ctx context.Context, obj objstore.Object, idx int64) (*Handle, error) {
-	if b.closed.Load() {
-		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
-	}
-	f, err := b.startFlight(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), false)
-	if err != nil {
-		return nil, err
-	}
-	return &Handle{f: f}, nil
-}
-
-// StartWithPrefix starts the load of block idx of obj whose first bytes
-// the caller already received (as FS.Open does with the first bytes of a
-// file): the load fetches only the rest, and the prefix is readable at
-// once. If the block is being loaded already, it joins that load. It does
-// not reserve from Config.Budget.
-func (b *Blocks) StartWithPrefix(ctx context.Context, obj objstore.Object, idx int64, prefix []byte) (*Handle, error) {
-	if b.closed.Load() {
-		return nil, fmt.Errorf("cache: load %q: %w", obj.Key, fs.ErrClosed)
-	}
-	f, err := b.startFlightPrefix(ctx, obj, idx, Key(b.storeID, obj, b.blockSize, idx), false, prefix)
-	if err != nil {
-		return nil, err
-	}
-	return &Handle{f: f}, nil
-}
-
-// Wait returns when the block's bytes [0, end) have arrived, the load
-// failed (its error), or ctx is done.
-func (h *Handle) Wait(ctx context.Context, end int64) error { return h.f.wait(ctx, end) }
-
-// Ready reports whether the bytes [0, end) have arrived.
-func (h *Handle) Ready(end int64) bool {
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	return h.f.filled >= end
-}
-
-// Done is closed when the load has ended, either way.
-func (h *Handle) Done() <-chan struct{} { return h.f.done }
-
-// Err returns the load's error once Done is closed.
-func (h *Handle) Err() error {
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	return h.f.err
-}
-
-// Bytes returns the block's buffer. Only the bytes a Wait returned for, or
-// all of them after Done without error, are final; they must not be
-// modified.
-func (h *Handle) Bytes() []byte { return h.f.data }
-
-// Wait returns when no load is in progress: every block fetched so far has
+// Wait returns when no load is in progress: every block loaded so far has
 // been offered to the tiers. Loads started meanwhile are waited for too.
 func (b *Blocks) Wait() {
 	for {
@@ -396,33 +281,13 @@ func (b *Blocks) Wait() {
 	}
 }
 
-// ReadCached copies dst's bytes of block idx of obj, starting boff bytes
-// into the block, from the first tier that has them, and reports whether
-// one did. It never goes to the origin.
-func (b *Blocks) ReadCached(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64) bool {
-	if len(b.tiers) == 0 || b.closed.Load() {
-		return false
-	}
-	key := Key(b.storeID, obj, b.blockSize, idx)
-	for i, t := range b.tiers {
-		n, err := t.ReadAt(ctx, key, dst, boff)
-		if err == nil || (err == io.EOF && n == len(dst)) {
-			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
-			return true
-		}
-	}
-	return false
-}
-
-// Tiers returns how many tiers the cache reads through.
-func (b *Blocks) Tiers() int { return len(b.tiers) }
-
-// Drop removes every cached block of obj's version from every tier, as
-// when the version is replaced by a write in this process.
+// Drop removes every cached block and extent of obj's version from every
+// tier, as when the version is replaced by a write in this process.
 func (b *Blocks) Drop(ctx context.Context, obj objstore.Object) error {
 	var errs []error
 	for idx := range NumBlocks(obj.Size, b.blockSize) {
 		key := Key(b.storeID, obj, b.blockSize, idx)
+		b.extents.forget(key)
 		for _, t := range b.tiers {
 			if err := t.Delete(ctx, key); err != nil {
 				errs = append(errs, err)
@@ -432,153 +297,11 @@ func (b *Blocks) Drop(ctx context.Context, obj objstore.Object) error {
 	return errors.Join(errs...)
 }
 
-// flight returns the load of block idx in progress, starting one if start
-// is set and none is (nil, nil if none is and start is not). The load runs
-// on its own goroutine, detached from ctx under Config.FetchTimeout, so a
-// caller that gives up does not fail the others, and ends when the whole
-// block is loaded and offered to the tiers. Close cancels it. With a
-// Budget, the caller that starts a load first reserves its bytes, waiting
-// under ctx.
-func (b *Blocks) flight(ctx context.Context, obj objstore.Object, idx int64, key string, start bool) (*flight, error) {
-	if f, ok := b.join(key); ok || !start {
-		return f, nil
-	}
-	return b.startFlight(ctx, obj, idx, key, b.budget != nil)
-}
-
-// startFlight joins or starts the load of key, reserving its bytes from
-// the budget first if reserve is set.
-func (b *Blocks) startFlight(ctx context.Context, obj objstore.Object, idx int64, key string, reserve bool) (*flight, error) {
-	return b.startFlightPrefix(ctx, obj, idx, key, reserve, nil)
-}
-
-// startFlightPrefix is startFlight for a block whose first bytes the
-// caller already has: the load fetches only the rest.
-func (b *Blocks) startFlightPrefix(ctx context.Context, obj objstore.Object, idx int64, key string, reserve bool, prefix []byte) (*flight, error) {
-	off, length, err := BlockSpan(idx, obj.Size, b.blockSize)
-	if err != nil {
-		return nil, err
-	}
-	if f, ok := b.join(key); ok {
-		return f, nil
-	}
-	var reserved int64 // bytes to return to the budget when the load ends
-	if reserve {
-		if err := b.budget.Acquire(ctx, length); err != nil {
-			return nil, fmt.Errorf("cache: read %q: waiting for memory: %w", obj.Key, err)
-		}
-		reserved = length
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if f, ok := b.flights[key]; ok { // started while this caller waited
-		b.stats.shared.Add(1)
-		b.release(reserved)
-		return f, nil
-	}
-	if b.stopping {
-		b.release(reserved)
-		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
-	}
-	f := newFlight(length)
-	if len(prefix) > 0 {
-		if int64(len(prefix)) > length {
-			b.release(reserved)
-			return nil, fmt.Errorf("cache: %w: a %d-byte prefix of a %d-byte block", fs.ErrInvalid, len(prefix), length)
-		}
-		copy(f.data, prefix)
-		f.pre, f.filled = int64(len(prefix)), int64(len(prefix))
-	}
-	b.flights[key] = f
-	b.wg.Add(1)
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
-	stopAfter := context.AfterFunc(b.stop, cancel)
-	go func() {
-		defer b.wg.Done()
-		defer cancel()
-		defer stopAfter()
-		err := b.run(fctx, obj, idx, key, off, f)
-		// Leave the map only after the tiers were offered the block, so a
-		// reader arriving now finds it in the first tier.
-		b.mu.Lock()
-		delete(b.flights, key)
-		b.mu.Unlock()
-		f.finish(err)
-		b.release(reserved)
-	}()
-	return f, nil
-}
-
-// join returns the load of key in progress, if any.
-func (b *Blocks) join(key string) (*flight, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	f, ok := b.flights[key]
-	if ok {
-		b.stats.shared.Add(1)
-	}
-	return f, ok
-}
-
-func (b *Blocks) release(n int64) {
-	if b.budget != nil && n > 0 {
-		b.budget.Release(n)
-	}
-}
-
-// run loads a block into f: from a tier if one has it (the first one too:
-// the previous load may have filled it after this caller's miss there),
-// else from the origin, and offers it to the tiers above where it was
-// found. A panic becomes the load's error.
-func (b *Blocks) run(ctx context.Context, obj objstore.Object, idx int64, key string, off int64, f *flight) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cache: fetch %q block %d: panic: %v\n%s", obj.Key, idx, r, debug.Stack())
-		}
-	}()
-	length, pre := int64(len(f.data)), f.pre
-	// Only the bytes past the prefix are written here: readers may already
-	// be reading the prefix.
-	for i, t := range b.tiers {
-		n, err := t.ReadAt(ctx, key, f.data[pre:], pre)
-		if int64(n) == length-pre && (err == nil || err == io.EOF) {
-			b.stats.tierHits[min(i, maxTiers-1)].Add(1)
-			b.fill(ctx, key, f.data, i)
-			return nil
-		}
-	}
-	if pre == length {
-		b.fill(ctx, key, f.data, len(b.tiers))
-		return nil
-	}
-	b.stats.originGets.Add(1)
-	r, err := b.store.NewRangeReader(ctx, obj.Key, off+pre, length-pre, objstore.ReadOptions{Version: obj.Version})
-	if err != nil {
-		b.stats.originErrors.Add(1)
-		return err
-	}
-	defer r.Close()
-	w := &progressWriter{f: f, n: pre, last: pre}
-	n, err := io.Copy(w, r)
-	b.stats.originBytes.Add(n)
-	if err == nil && n != length-pre {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		b.stats.originErrors.Add(1)
-		return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
-	}
-	b.fill(ctx, key, f.data, len(b.tiers))
-	return nil
-}
-
-// fill offers data to the tiers above tier `below`. Tiers do not wait for
-// slow storage and may drop the block; a failure is logged, not returned:
-// the readers have their bytes.
-func (b *Blocks) fill(ctx context.Context, key string, data []byte, below int) {
-	for i := 0; i < below; i++ {
-		if err := b.tiers[i].Put(ctx, key, data); err != nil {
-			b.log.Debug("cache: fill failed", "tier", i, "err", err)
+// deleteExtent removes an extent the index forgot from the tiers.
+func (b *Blocks) deleteExtent(key string) {
+	for _, t := range b.tiers {
+		if err := t.Delete(context.Background(), key); err != nil {
+			b.log.Debug("cache: dropping an extent", "err", err)
 		}
 	}
 }

@@ -60,6 +60,13 @@ func (m *mapTier) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+func (m *mapTier) Contains(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.blocks[key]
+	return ok
+}
+
 func (m *mapTier) Stats() tier.Stats { return tier.Stats{} }
 func (m *mapTier) Close() error      { return nil }
 
@@ -99,7 +106,7 @@ func TestReadAtExact(t *testing.T) {
 			for range 200 {
 				off := r.Int64N(size + 10)
 				p := make([]byte, r.IntN(3*blockSize))
-				n, err := b.ReadAt(t.Context(), obj, p, off)
+				n, err := b.ReadAt(t.Context(), obj, p, off, cache.ReadOptions{})
 				want := max(0, min(int64(len(p)), size-off))
 				if int64(n) != want {
 					t.Fatalf("ReadAt(off %d, len %d) = %d, want %d (%v)", off, len(p), n, want, err)
@@ -114,7 +121,7 @@ func TestReadAtExact(t *testing.T) {
 					t.Fatalf("ReadAt(off %d, len %d): wrong bytes", off, len(p))
 				}
 			}
-			if _, err := b.ReadAt(t.Context(), obj, make([]byte, 1), -1); !errors.Is(err, fs.ErrInvalid) {
+			if _, err := b.ReadAt(t.Context(), obj, make([]byte, 1), -1, cache.ReadOptions{}); !errors.Is(err, fs.ErrInvalid) {
 				t.Errorf("negative offset: %v, want fs.ErrInvalid", err)
 			}
 		})
@@ -137,7 +144,7 @@ func TestConcurrentRandomRangesFetchOnce(t *testing.T) {
 			for range 100 {
 				off := r.Int64N(size)
 				p := make([]byte, min(r.Int64N(256<<10)+1, size-off))
-				if _, err := b.ReadAt(t.Context(), obj, p, off); err != nil && err != io.EOF {
+				if _, err := b.ReadAt(t.Context(), obj, p, off, cache.ReadOptions{}); err != nil && err != io.EOF {
 					errs <- err
 					return
 				}
@@ -157,8 +164,8 @@ func TestConcurrentRandomRangesFetchOnce(t *testing.T) {
 	if float64(sent) > 1.1*size {
 		t.Errorf("origin sent %d bytes for a %d-byte object (%.2f×), want ≤ 1.1×", sent, size, float64(sent)/size)
 	}
-	if st := b.Stats(); st.OriginGets > int64(cache.NumBlocks(size, blockSize)) {
-		t.Errorf("%d origin GETs for %d blocks", st.OriginGets, cache.NumBlocks(size, blockSize))
+	if st := b.Stats(); st.OriginFetches > int64(cache.NumBlocks(size, blockSize)) {
+		t.Errorf("%d origin GETs for %d blocks", st.OriginFetches, cache.NumBlocks(size, blockSize))
 	}
 }
 
@@ -197,7 +204,7 @@ func TestSingleFlight(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p := make([]byte, 1000)
-			_, err := b.ReadAt(ctx, obj, p, blockSize+int64(i)*100)
+			_, err := b.ReadAt(ctx, obj, p, blockSize+int64(i)*100, cache.ReadOptions{})
 			if err == nil && !bytes.Equal(p, data[blockSize+int64(i)*100:][:1000]) {
 				err = errors.New("wrong bytes")
 			}
@@ -231,18 +238,18 @@ func TestVersionChanged(t *testing.T) {
 	mt := newMapTier()
 	b, s, obj, data := setup(t, 3*blockSize, mt)
 	p := make([]byte, 100)
-	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil {
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Put(t.Context(), "obj", bytes.NewReader(storetest.Data(2, 3*blockSize)), objstore.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Block 0 is cached for the pinned version: still served, same bytes.
-	if _, err := b.ReadAt(t.Context(), obj, p, 50); err != nil || !bytes.Equal(p, data[50:150]) {
+	if _, err := b.ReadAt(t.Context(), obj, p, 50, cache.ReadOptions{}); err != nil || !bytes.Equal(p, data[50:150]) {
 		t.Errorf("cached block of the pinned version: %v", err)
 	}
 	// Block 2 is not: the origin no longer has the version.
-	if _, err := b.ReadAt(t.Context(), obj, p, 2*blockSize); !errors.Is(err, objstore.ErrChanged) {
+	if _, err := b.ReadAt(t.Context(), obj, p, 2*blockSize, cache.ReadOptions{}); !errors.Is(err, objstore.ErrChanged) {
 		t.Errorf("uncached block of a replaced version: err = %v, want objstore.ErrChanged", err)
 	}
 	// The new version reads as itself, under its own keys.
@@ -250,7 +257,7 @@ func TestVersionChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ReadAt(t.Context(), obj2, p, 0); err != nil || !bytes.Equal(p, storetest.Data(2, 100)) {
+	if _, err := b.ReadAt(t.Context(), obj2, p, 0, cache.ReadOptions{}); err != nil || !bytes.Equal(p, storetest.Data(2, 100)) {
 		t.Errorf("read of the new version: %v", err)
 	}
 }
@@ -259,7 +266,7 @@ func TestLowerTierFillsUpper(t *testing.T) {
 	upper, lower := newMapTier(), newMapTier()
 	b, s, obj, _ := setup(t, 2*blockSize, upper, lower)
 	p := make([]byte, 10)
-	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil {
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	b.Wait() // the read returns as soon as its bytes arrive; the fill follows
@@ -270,7 +277,7 @@ func TestLowerTierFillsUpper(t *testing.T) {
 	upper.mu.Lock()
 	clear(upper.blocks)
 	upper.mu.Unlock()
-	if _, err := b.ReadAt(t.Context(), obj, p, 5); err != nil {
+	if _, err := b.ReadAt(t.Context(), obj, p, 5, cache.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	b.Wait()
@@ -281,7 +288,7 @@ func TestLowerTierFillsUpper(t *testing.T) {
 		t.Errorf("%d origin GETs, want 1", got)
 	}
 	st := b.Stats()
-	if st.TierHits[0] != 0 || st.TierHits[1] != 1 || st.OriginGets != 1 {
+	if st.Tiers[0].Hits != 0 || st.Tiers[1].Hits != 1 || st.OriginFetches != 1 || st.Tiers[0].Promotions != 1 || st.Tiers[1].Promotions != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -291,15 +298,15 @@ func TestFetchErrorsAndPanics(t *testing.T) {
 	boom := errors.New("boom")
 	s.FailNext(memstore.OpRead, "obj", boom, 1)
 	p := make([]byte, 10)
-	if _, err := b.ReadAt(t.Context(), obj, p, 0); !errors.Is(err, boom) {
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); !errors.Is(err, boom) {
 		t.Errorf("failed fetch: err = %v, want the cause", err)
 	}
 	s.SetHook(func(ctx context.Context, op, key string) error { panic("hook panics") })
-	if _, err := b.ReadAt(t.Context(), obj, p, 0); err == nil {
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); err == nil {
 		t.Error("a panicking fetch returned no error")
 	}
 	s.SetHook(nil)
-	if _, err := b.ReadAt(t.Context(), obj, p, 0); err != nil || !bytes.Equal(p, data[:10]) {
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); err != nil || !bytes.Equal(p, data[:10]) {
 		t.Errorf("after a failed and a panicking fetch: %v", err)
 	}
 }
@@ -308,17 +315,17 @@ func TestDropAndPrefetch(t *testing.T) {
 	mt := newMapTier()
 	b, s, obj, _ := setup(t, 3*blockSize+1, mt)
 	for i := range cache.NumBlocks(obj.Size, blockSize) {
-		if err := b.Prefetch(t.Context(), obj, i); err != nil {
+		if err := b.Ensure(t.Context(), obj, i); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if mt.len() != 4 || s.Stats("obj").Gets != 4 {
 		t.Fatalf("after prefetching 4 blocks: %d cached, %d GETs", mt.len(), s.Stats("obj").Gets)
 	}
-	if err := b.Prefetch(t.Context(), obj, 0); err != nil || s.Stats("obj").Gets != 4 {
+	if err := b.Ensure(t.Context(), obj, 0); err != nil || s.Stats("obj").Gets != 4 {
 		t.Errorf("prefetch of a cached block fetched again (%v)", err)
 	}
-	if err := b.Prefetch(t.Context(), obj, 4); !errors.Is(err, fs.ErrInvalid) {
+	if err := b.Ensure(t.Context(), obj, 4); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("prefetch past the end: %v, want fs.ErrInvalid", err)
 	}
 	if err := b.Drop(t.Context(), obj); err != nil || mt.len() != 0 {
@@ -334,7 +341,7 @@ func TestClose(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := b.ReadAt(t.Context(), obj, make([]byte, 1), 0); !errors.Is(err, fs.ErrClosed) {
+	if _, err := b.ReadAt(t.Context(), obj, make([]byte, 1), 0, cache.ReadOptions{}); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("ReadAt after Close: %v, want fs.ErrClosed", err)
 	}
 }
@@ -366,7 +373,7 @@ func TestCloseCancelsFetches(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() {
-		_, err := b.ReadAt(ctx, obj, make([]byte, 1), 0)
+		_, err := b.ReadAt(ctx, obj, make([]byte, 1), 0, cache.ReadOptions{})
 		done <- err
 	}()
 	<-started
@@ -429,13 +436,13 @@ func TestFirstBytesBeforeWholeBlock(t *testing.T) {
 	obj, _ := ms.Stat(t.Context(), "obj")
 	p := make([]byte, 1000)
 	// Returns although the body is held after 300 KiB of the 1 MiB block.
-	if _, err := b.ReadAt(t.Context(), obj, p, 100); err != nil || !bytes.Equal(p, data[100:1100]) {
+	if _, err := b.ReadAt(t.Context(), obj, p, 100, cache.ReadOptions{}); err != nil || !bytes.Equal(p, data[100:1100]) {
 		t.Fatalf("first bytes: %v", err)
 	}
 	// A read further into the held block waits; release it.
 	done := make(chan error)
 	go func() {
-		_, err := b.ReadAt(t.Context(), obj, p, 900<<10)
+		_, err := b.ReadAt(t.Context(), obj, p, 900<<10, cache.ReadOptions{})
 		done <- err
 	}()
 	close(gs.gate)
@@ -447,70 +454,124 @@ func TestFirstBytesBeforeWholeBlock(t *testing.T) {
 	}
 }
 
-// Partial reads fetch about what they ask for and cache nothing; a
-// partial read of a block being fetched whole waits for it instead.
-func TestPartialMode(t *testing.T) {
+// Sparse reads fetch exactly what they ask for and keep it as extents: a
+// second pass over the same offsets costs no request. A sparse read of a
+// block cached whole is a hit.
+func TestSparseCachedAsExtents(t *testing.T) {
 	b, s, obj, data := setup(t, 4*blockSize, newMapTier())
 	r := rand.New(rand.NewPCG(1, 1))
+	type rd struct{ off, n int64 }
+	var reads []rd
 	var asked int64
 	for range 100 {
 		n := 4<<10 + r.Int64N(60<<10)
-		off := r.Int64N(obj.Size - n)
-		p := make([]byte, n)
-		if _, err := b.ReadAtMode(t.Context(), obj, p, off, cache.Partial); err != nil || !bytes.Equal(p, data[off:off+n]) {
-			t.Fatalf("partial read at %d+%d: %v", off, n, err)
-		}
+		reads = append(reads, rd{r.Int64N(obj.Size - n), n})
 		asked += n
 	}
-	sent := s.Total().BodyBytes
-	if float64(sent) > 1.5*float64(asked) {
-		t.Errorf("partial reads: origin sent %d bytes for %d asked (%.2f×), want ≤ 1.5×", sent, asked, float64(sent)/float64(asked))
+	for pass := range 2 {
+		s.ResetStats()
+		for _, x := range reads {
+			p := make([]byte, x.n)
+			if _, err := b.ReadAt(t.Context(), obj, p, x.off, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[x.off:x.off+x.n]) {
+				t.Fatalf("pass %d: sparse read at %d+%d: %v", pass, x.off, x.n, err)
+			}
+		}
+		st := s.Total()
+		if pass == 0 && (st.BodyBytes > asked || st.Gets > int64(len(reads))) {
+			t.Errorf("first pass: origin sent %d bytes in %d GETs for %d bytes asked in %d reads", st.BodyBytes, st.Gets, asked, len(reads))
+		}
+		if pass == 1 && st.Requests != 0 {
+			t.Errorf("second pass over the same offsets: %d requests, want 0", st.Requests)
+		}
 	}
-	t.Logf("partial reads: %.3f× the bytes asked", float64(sent)/float64(asked))
-	// Once the block is cached, a partial read is a hit.
-	if err := b.Prefetch(t.Context(), obj, 2); err != nil {
+	if st := b.Stats(); st.ExtentHits < 100 || st.Extents == 0 {
+		t.Errorf("stats %+v: want ≥ 100 extent hits", st)
+	}
+	// Once the block is cached whole, a sparse read is a hit.
+	if err := b.Ensure(t.Context(), obj, 2); err != nil {
 		t.Fatal(err)
 	}
 	s.ResetStats()
 	p := make([]byte, 100)
-	if _, err := b.ReadAtMode(t.Context(), obj, p, 2*blockSize+5, cache.Partial); err != nil || !bytes.Equal(p, data[2*blockSize+5:][:100]) {
+	off := int64(2*blockSize + 5)
+	if _, err := b.ReadAt(t.Context(), obj, p, off, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[off:][:100]) {
 		t.Fatal(err)
 	}
 	if s.Total().Gets != 0 {
-		t.Error("a partial read of a cached block went to the origin")
+		t.Error("a sparse read of a cached block went to the origin")
 	}
 }
 
-// A partial read across blocks that no tier holds is one GET; a cached
-// block in the middle splits it into two, and its bytes come from the
-// tier. A failed fetch reports the bytes before it.
-func TestPartialAcrossBlocks(t *testing.T) {
-	b, s, obj, data := setup(t, 6*blockSize, newMapTier())
-	off, n := int64(blockSize/2), int64(4*blockSize)
-	p := make([]byte, n)
-	if got, err := b.ReadAtMode(t.Context(), obj, p, off, cache.Partial); err != nil || got != len(p) || !bytes.Equal(p, data[off:off+n]) {
-		t.Fatalf("partial read across 5 blocks: %d, %v", got, err)
-	}
-	if st := s.Total(); st.Gets != 1 || st.BodyBytes != n {
-		t.Errorf("partial read across 5 blocks: %d GETs, %d bytes; want 1 GET of %d", st.Gets, st.BodyBytes, n)
-	}
-	if err := b.Prefetch(t.Context(), obj, 2); err != nil {
+// An extent evicted from the tiers is found missing, forgotten and
+// fetched again; the index holds at most MaxExtents and deletes the ones
+// it forgets from the tiers.
+func TestExtentsBounded(t *testing.T) {
+	data := storetest.Data(1, 4*blockSize)
+	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
+	obj, _ := s.Stat(t.Context(), "obj")
+	mt := newMapTier()
+	b, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{mt}, BlockSize: blockSize, MaxExtents: 3})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer b.Close()
+	p := make([]byte, 10)
+	for i := range 5 {
+		if _, err := b.ReadAt(t.Context(), obj, p, int64(i)*1000, cache.ReadOptions{Sparse: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.Stats(); st.Extents != 3 || mt.len() != 3 {
+		t.Fatalf("%d extents indexed, %d in the tier; want 3 and 3", st.Extents, mt.len())
+	}
+	mt.mu.Lock()
+	clear(mt.blocks)
+	mt.mu.Unlock()
 	s.ResetStats()
+	if _, err := b.ReadAt(t.Context(), obj, p, 4000, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[4000:4010]) {
+		t.Fatal(err)
+	}
+	if s.Total().Gets != 1 {
+		t.Errorf("an evicted extent: %d GETs, want 1", s.Total().Gets)
+	}
+}
+
+// A sparse read across blocks that no tier holds is one GET; the blocks
+// it covers whole are kept as blocks, its ends as extents. A later read
+// that overlaps it fetches only the part no tier holds. A failed fetch
+// reports the bytes before it.
+func TestPartialAcrossBlocks(t *testing.T) {
+	mt := newMapTier()
+	b, s, obj, data := setup(t, 6*blockSize, mt)
+	sparse := cache.ReadOptions{Sparse: true}
+	off, n := int64(blockSize/2), int64(4*blockSize)
+	p := make([]byte, n)
+	if got, err := b.ReadAt(t.Context(), obj, p, off, sparse); err != nil || got != len(p) || !bytes.Equal(p, data[off:off+n]) {
+		t.Fatalf("sparse read across 5 blocks: %d, %v", got, err)
+	}
+	if st := s.Total(); st.Gets != 1 || st.BodyBytes != n {
+		t.Errorf("sparse read across 5 blocks: %d GETs, %d bytes; want 1 GET of %d", st.Gets, st.BodyBytes, n)
+	}
+	if st := b.Stats(); st.Extents != 2 || mt.len() != 5 {
+		t.Errorf("after it: %d extents, %d tier entries; want 2 extents and 3 whole blocks", st.Extents, mt.len())
+	}
+	// Shifted by 3 bytes: block 0's part and blocks 1–3 are held; block
+	// 4's part is 3 bytes longer than its extent, so it is fetched.
+	s.ResetStats()
+	off += 3
 	clear(p)
-	if _, err := b.ReadAtMode(t.Context(), obj, p, off, cache.Partial); err != nil || !bytes.Equal(p, data[off:off+n]) {
-		t.Fatalf("partial read around a cached block: %v", err)
+	if _, err := b.ReadAt(t.Context(), obj, p, off, sparse); err != nil || !bytes.Equal(p, data[off:off+n]) {
+		t.Fatalf("overlapping sparse read: %v", err)
 	}
-	if st := s.Total(); st.Gets != 2 || st.BodyBytes != n-blockSize {
-		t.Errorf("partial read around a cached block: %d GETs, %d bytes; want 2 GETs of %d", st.Gets, st.BodyBytes, n-blockSize)
+	if st := s.Total(); st.Gets != 1 || st.BodyBytes != blockSize/2+3 {
+		t.Errorf("overlapping sparse read: %d GETs of %d bytes; want 1 of %d", st.Gets, st.BodyBytes, blockSize/2+3)
 	}
-	// The run after the cached block fails: the bytes before that run
-	// (the first run and the cached block) are reported.
+	// Blocks 3 (held) and 5 (not) around 4 (not whole): one run fails
+	// after the held block; the bytes before it are reported.
 	s.FailNext(memstore.OpRead, "obj", fs.ErrPermission, 1)
 	p = make([]byte, 3*blockSize)
-	got, err := b.ReadAtMode(t.Context(), obj, p, 2*blockSize, cache.Partial) // block 2 cached, 3 and 4 not
-	if !errors.Is(err, fs.ErrPermission) || got != blockSize || !bytes.Equal(p[:got], data[2*blockSize:3*blockSize]) {
+	got, err := b.ReadAt(t.Context(), obj, p, 3*blockSize, sparse)
+	if !errors.Is(err, fs.ErrPermission) || got != blockSize || !bytes.Equal(p[:got], data[3*blockSize:4*blockSize]) {
 		t.Errorf("failed run: %d, %v; want %d bytes and fs.ErrPermission", got, err, blockSize)
 	}
 }

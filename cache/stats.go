@@ -2,41 +2,87 @@ package cache
 
 import "sync/atomic"
 
-const maxTiers = 4
+// TierStats are the cache's counts for one tier. A lookup is one reader's
+// read of one block, or one load of a block; each asks the tiers in order
+// until one serves it. The tier's own tier.Stats count its ReadAt calls;
+// these count lookups, including those that skipped the tier because it
+// did not hold the block (Contains), which the tier never saw.
+type TierStats struct {
+	// Name is the tier's name ("memory", "disk", or "tierN").
+	Name string
+	// Hits counts lookups the tier served.
+	Hits int64
+	// Misses counts lookups that asked the tier and went on.
+	Misses int64
+	// Promotions counts blocks found in a lower tier and offered to this
+	// one (which may still decline them; see its Dropped count).
+	Promotions int64
+	// BytesServed counts bytes copied from this tier to readers.
+	BytesServed int64
+}
 
 // Stats are the counters of a Blocks since it was made.
 type Stats struct {
-	// TierHits counts block reads served by each tier, fastest first.
-	TierHits []int64
-	// OriginGets is the number of ranged GETs sent to the origin.
-	OriginGets int64
-	// OriginBytes is the number of bytes received from the origin.
-	OriginBytes int64
-	// OriginErrors counts origin fetches that failed.
-	OriginErrors int64
-	// Shared counts callers that waited on a fetch another caller started.
-	Shared int64
+	// Tiers are the tiers' counts, fastest first.
+	Tiers []TierStats
+	// Loads counts block loads started; Shared counts lookups that joined
+	// a load another had started instead of starting one; Cancelled
+	// counts loads stopped because no holder wanted them any more.
+	Loads, Shared, Cancelled int64
+	// ExtentHits counts reads served from a cached extent (a range
+	// smaller than a block, cached by a sparse read or an open); Extents
+	// is how many are indexed now.
+	ExtentHits, Extents int64
+	// PeerHits counts blocks a peer served whole; PeerErrors the peer
+	// fetches that failed and went on to the origin; PeerBytesServed the
+	// bytes from peers copied to readers.
+	PeerHits, PeerErrors, PeerBytesServed int64
+	// OriginFetches counts the ranged reads the cache asked the store for
+	// (blocks and sparse ranges); OriginBytes the bytes they brought;
+	// OriginErrors those that failed; OriginBytesServed the bytes from
+	// the origin copied to readers. The store's own request counts
+	// (objstore.RequestCounter) include its retries and resumes.
+	OriginFetches, OriginBytes, OriginErrors, OriginBytesServed int64
+}
+
+type tierCounters struct {
+	hits, misses, promotions atomic.Int64
 }
 
 type counters struct {
-	tierHits     [maxTiers]atomic.Int64
-	originGets   atomic.Int64
-	originBytes  atomic.Int64
-	originErrors atomic.Int64
-	shared       atomic.Int64
+	tiers         []tierCounters
+	served        []atomic.Int64 // by source: tiers, then peer, then origin
+	loads, shared atomic.Int64
+	cancelled     atomic.Int64
+	extentHits    atomic.Int64
+	peerHits      atomic.Int64
+	peerErrors    atomic.Int64
+	originFetches atomic.Int64
+	originBytes   atomic.Int64
+	originErrors  atomic.Int64
+}
+
+func (c *counters) init(tiers int) {
+	c.tiers = make([]tierCounters, tiers)
+	c.served = make([]atomic.Int64, tiers+2)
 }
 
 // Stats returns the counters.
 func (b *Blocks) Stats() Stats {
+	c := &b.stats
 	s := Stats{
-		TierHits:     make([]int64, len(b.tiers)),
-		OriginGets:   b.stats.originGets.Load(),
-		OriginBytes:  b.stats.originBytes.Load(),
-		OriginErrors: b.stats.originErrors.Load(),
-		Shared:       b.stats.shared.Load(),
+		Loads: c.loads.Load(), Shared: c.shared.Load(), Cancelled: c.cancelled.Load(),
+		ExtentHits: c.extentHits.Load(), Extents: int64(b.extents.len()),
+		PeerHits: c.peerHits.Load(), PeerErrors: c.peerErrors.Load(), PeerBytesServed: c.served[b.srcPeer()].Load(),
+		OriginFetches: c.originFetches.Load(), OriginBytes: c.originBytes.Load(), OriginErrors: c.originErrors.Load(),
+		OriginBytesServed: c.served[b.srcOrigin()].Load(),
 	}
-	for i := range s.TierHits {
-		s.TierHits[i] = b.stats.tierHits[min(i, maxTiers-1)].Load()
+	for i := range b.tiers {
+		t := &c.tiers[i]
+		s.Tiers = append(s.Tiers, TierStats{
+			Name: b.names[i], Hits: t.hits.Load(), Misses: t.misses.Load(),
+			Promotions: t.promotions.Load(), BytesServed: c.served[i].Load(),
+		})
 	}
 	return s
 }

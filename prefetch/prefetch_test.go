@@ -21,6 +21,7 @@ import (
 	"github.com/tierfs/tierfs/objstore/storetest"
 	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
+	"github.com/tierfs/tierfs/tier/memory"
 )
 
 const bs = 256 << 10
@@ -68,6 +69,23 @@ func (e *env) reader(t *testing.T) *prefetch.Reader {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// head gives the cache the object's first n bytes, as an open that
+// fetched them does, and tells r.
+func (e *env) head(t *testing.T, r *prefetch.Reader, n int) {
+	e.blocks.Keep(t.Context(), e.obj, 0, e.data[:n])
+	r.SetHead(int64(n))
+}
+
+func newMemoryTier(t *testing.T) tier.Tier {
+	t.Helper()
+	m, err := memory.New(memory.DefaultConfig(256 << 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 func TestSequentialExactAndFetchedOnce(t *testing.T) {
@@ -172,7 +190,7 @@ func TestJitteredReadersStillSequential(t *testing.T) {
 	if float64(sent) > 1.5*size {
 		t.Errorf("origin sent %.2f× the object", float64(sent)/size)
 	}
-	t.Logf("origin sent %.3f× the object", float64(sent)/size)
+	t.Logf("origin sent %.3f× the object; %+v; %+v", float64(sent)/size, st, e.blocks.Stats())
 }
 
 // Random small reads fetch about what they ask; a sequential scan after
@@ -392,16 +410,16 @@ func TestHugeReadStreamsThroughBudget(t *testing.T) {
 	}
 }
 
-// Bytes given with SetHead serve reads within them (readahead may still
+// Bytes an open fetched (Keep, SetHead) serve reads within them (readahead may still
 // start), and block 0's load fetches only what follows them, even when the
 // head is longer than a block.
 func TestHead(t *testing.T) {
 	for _, headLen := range []int{100, bs, bs + 500, 3 * bs} {
 		t.Run(fmt.Sprint(headLen), func(t *testing.T) {
 			const size = 8 * bs
-			e := setup(t, size, prefetch.Config{})
+			e := setup(t, size, prefetch.Config{}, newMemoryTier(t))
 			r := e.reader(t)
-			r.SetHead(e.data[:headLen])
+			e.head(t, r, headLen)
 			p := make([]byte, 50)
 			if _, err := r.ReadAt(p, 10); err != nil || !bytes.Equal(p, e.data[10:60]) {
 				t.Fatalf("read within the head: %v", err)
@@ -475,9 +493,9 @@ func TestWindowWidensWhileWaiting(t *testing.T) {
 // readahead; reading on into the head's second half does.
 func TestHeadSniffFetchesNothing(t *testing.T) {
 	const size, headLen = 64 * bs, bs / 2
-	e := setup(t, size, prefetch.Config{})
+	e := setup(t, size, prefetch.Config{}, newMemoryTier(t))
 	r := e.reader(t)
-	r.SetHead(e.data[:headLen])
+	e.head(t, r, headLen)
 	p := make([]byte, 4<<10)
 	for off := int64(0); off+int64(len(p)) <= headLen/2; off += int64(len(p)) {
 		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+int64(len(p))]) {

@@ -1,0 +1,277 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime/debug"
+
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// load is the one way a block enters a flight: it joins the load of block
+// idx of obj in progress, or reserves the block's bytes as opts say and
+// starts one, and returns it with a reference taken for the caller (give
+// it back with unref). The load runs b.lookup on its own goroutine,
+// detached from ctx under Config.FetchTimeout.
+//
+// demand says the caller is a reader that asked for bytes of the block (or
+// a warmup): its load runs to the end whoever still holds it, so the block
+// is cached. Other loads (readahead through a Handle) are cancelled when
+// their last reference goes before they end. A demand caller has already
+// missed the first tier; the lookup looks there again only with Contains,
+// for a load that filled it in between.
+func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts LoadOptions, demand bool) (*flight, error) {
+	off, length, err := BlockSpan(idx, obj.Size, b.blockSize)
+	if err != nil {
+		return nil, err
+	}
+	key := Key(b.storeID, obj, b.blockSize, idx)
+	var reserved int64
+	for {
+		if f, err := b.join(key, opts.Local, demand); f != nil || err != nil {
+			b.release(reserved)
+			return f, err
+		}
+		if b.budget != nil && reserved == 0 {
+			if opts.Reserve == ReserveTry {
+				if !b.budget.TryAcquire(length) {
+					return nil, ErrNoBudget
+				}
+			} else if err := b.budget.Acquire(ctx, length); err != nil {
+				return nil, fmt.Errorf("cache: read %q: waiting for memory: %w", obj.Key, err)
+			}
+			reserved = length
+		}
+		b.mu.Lock()
+		if b.flights[key] == nil {
+			break // with b.mu held
+		}
+		b.mu.Unlock() // started while this caller waited: join it
+	}
+	if b.stopping {
+		b.mu.Unlock()
+		b.release(reserved)
+		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
+	}
+	f := newFlight(key, length)
+	f.refs, f.reserved, f.keep = 1, reserved, demand
+	// The load is detached from ctx; unref cancels it with errAbandoned
+	// when nobody wants it any more, Close with errClosing.
+	actx, abandon := context.WithCancelCause(context.WithoutCancel(ctx))
+	fctx, cancel := context.WithTimeout(actx, b.timeout)
+	f.cancel = func() { abandon(errAbandoned) }
+	b.flights[key] = f
+	b.wg.Add(1)
+	b.mu.Unlock()
+	b.stats.loads.Add(1)
+	stopAfter := context.AfterFunc(b.stop, func() { abandon(errClosing) })
+	from := 0
+	if demand && len(b.tiers) > 0 {
+		from = 1
+	}
+	go func() {
+		defer b.wg.Done()
+		defer cancel()
+		defer stopAfter()
+		err := b.lookup(fctx, obj, idx, off, f, from, opts.Local)
+		// Leave the map only after the tiers were offered the block, so a
+		// reader arriving now finds it in the first tier.
+		b.mu.Lock()
+		if b.flights[key] == f {
+			delete(b.flights, key)
+		}
+		f.ended = true
+		var rel int64
+		if f.refs == 0 {
+			rel, f.reserved = f.reserved, 0
+		}
+		b.mu.Unlock()
+		f.finish(err)
+		b.release(rel)
+	}()
+	return f, nil
+}
+
+// join takes a reference on the load of key in progress, if any: (nil,
+// nil) if there is none. A local load refuses one waiting on a peer.
+func (b *Blocks) join(key string, local, demand bool) (*flight, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.flights[key]
+	if f == nil {
+		return nil, nil
+	}
+	if local && f.isWaitingOnPeer() {
+		return nil, ErrPeerWait
+	}
+	f.refs++
+	f.keep = f.keep || demand
+	b.stats.shared.Add(1)
+	return f, nil
+}
+
+// unref gives back a reference taken by load. The last one cancels a load
+// nobody asked bytes of, or returns the reservation of one that ended.
+func (b *Blocks) unref(f *flight) {
+	b.mu.Lock()
+	f.refs--
+	var rel int64
+	if f.refs == 0 {
+		switch {
+		case f.ended:
+			rel, f.reserved = f.reserved, 0
+		case !f.keep && !f.abandoned:
+			f.abandoned = true
+			if b.flights[f.key] == f {
+				delete(b.flights, f.key)
+			}
+			f.cancel()
+			b.stats.cancelled.Add(1)
+		}
+	}
+	b.mu.Unlock()
+	b.release(rel)
+}
+
+func (b *Blocks) release(n int64) {
+	if b.budget != nil && n > 0 {
+		b.budget.Release(n)
+	}
+}
+
+// lookup is the lookup chain of one block, in the shape of groupcache's
+// load: the tiers in order from tier `from` (a lower tier's hit fills the
+// tiers above it), then an extent that starts the block (the first bytes
+// an open fetched), then the peers (unless local), then the origin from
+// the last byte received; a block from a peer or the origin fills every
+// tier. A panic becomes the load's error.
+func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64, f *flight, from int, local bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cache: fetch %q block %d: panic: %v\n%s", obj.Key, idx, r, debug.Stack())
+		}
+	}()
+	key, length := f.key, int64(len(f.data))
+	if from > 0 && b.tiers[0].Contains(key) {
+		from = 0 // filled by a load that ended after the caller's miss
+	}
+	for i := from; i < len(b.tiers); i++ {
+		t := b.tiers[i]
+		if i > 0 || from == 0 {
+			if !t.Contains(key) {
+				b.stats.tiers[i].misses.Add(1)
+				continue
+			}
+		}
+		n, err := t.ReadAt(ctx, key, f.data, 0)
+		if int64(n) == length && (err == nil || err == io.EOF) {
+			b.stats.tiers[i].hits.Add(1)
+			f.advance(length, i)
+			b.fill(ctx, key, f.data, i)
+			return nil
+		}
+		b.stats.tiers[i].misses.Add(1)
+		if !errors.Is(err, tierMiss) {
+			b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
+		}
+	}
+	pre := b.readPrefix(ctx, key, f)
+	if b.peers != nil && !local {
+		f.setWaitingOnPeer(true)
+		ref := BlockRef{StoreID: b.storeID, Object: obj, BlockSize: b.blockSize, Index: idx, Key: key}
+		n, perr := b.peers.Fetch(ctx, ref, f.data, pre, func(end int64) { f.advance(end, b.srcPeer()) })
+		f.setWaitingOnPeer(false)
+		if n > pre {
+			f.advance(n, b.srcPeer())
+			pre = n
+		}
+		if perr == nil && pre == length {
+			b.stats.peerHits.Add(1)
+			b.fill(ctx, key, f.data, len(b.tiers))
+			return nil
+		}
+		if perr != nil && !errors.Is(perr, ErrNoPeer) {
+			b.stats.peerErrors.Add(1)
+			b.log.Debug("cache: peer fetch failed; going to the origin", "key", obj.Key, "block", idx, "at", pre, "err", perr)
+		}
+	}
+	if pre < length {
+		b.stats.originFetches.Add(1)
+		r, err := b.store.NewRangeReader(ctx, obj.Key, off+pre, length-pre, objstore.ReadOptions{Version: obj.Version})
+		if err != nil {
+			b.originFailed(ctx)
+			return err
+		}
+		defer r.Close()
+		w := &progressWriter{f: f, src: b.srcOrigin(), n: pre, last: pre}
+		n, err := io.Copy(w, r)
+		b.stats.originBytes.Add(n)
+		if err == nil && n != length-pre {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			b.originFailed(ctx)
+			return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
+		}
+		w.flush()
+	}
+	b.fill(ctx, key, f.data, len(b.tiers))
+	return nil
+}
+
+var (
+	errAbandoned = errors.New("cache: load cancelled: no reader wants the block")
+	errClosing   = fmt.Errorf("cache: load cancelled: %w", fs.ErrClosed)
+)
+
+// originFailed counts a failed origin fetch, unless the load was cancelled
+// because nobody wanted it or the cache is closing.
+func (b *Blocks) originFailed(ctx context.Context) {
+	if c := context.Cause(ctx); !errors.Is(c, errAbandoned) && !errors.Is(c, errClosing) {
+		b.stats.originErrors.Add(1)
+	}
+}
+
+// readPrefix copies into f an extent that starts the block, from the first
+// tier that has it, and returns its length (0 if none).
+func (b *Blocks) readPrefix(ctx context.Context, key string, f *flight) int64 {
+	e, ok := b.extents.find(key, 0, 1)
+	if !ok || e.end > int64(len(f.data)) {
+		return 0
+	}
+	for i, t := range b.tiers {
+		n, err := t.ReadAt(ctx, e.key, f.data[:e.end], 0)
+		if int64(n) == e.end && (err == nil || err == io.EOF) {
+			b.stats.extentHits.Add(1)
+			f.advance(e.end, i)
+			return e.end
+		}
+	}
+	b.extents.forget1(key, e)
+	return 0
+}
+
+// fill offers data to the tiers above tier `below`, counting promotions
+// when it came from a tier. Tiers do not wait for slow storage and may
+// drop the block; a failure is logged, not returned: the readers have
+// their bytes.
+func (b *Blocks) fill(ctx context.Context, key string, data []byte, below int) {
+	for i := 0; i < below; i++ {
+		if err := b.tiers[i].Put(ctx, key, data); err != nil {
+			b.log.Debug("cache: fill failed", "tier", b.names[i], "err", err)
+			continue
+		}
+		if below < len(b.tiers) {
+			b.stats.tiers[i].promotions.Add(1)
+		}
+	}
+}
+
+// served counts the bytes [from, to) of a flight as served to a reader,
+// by where they came from.
+func (b *Blocks) served(f *flight, from, to int64) {
+	f.sources(from, to, func(src int, n int64) { b.stats.served[src].Add(n) })
+}

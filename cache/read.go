@@ -1,0 +1,223 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// ReadOptions qualify ReadAt.
+type ReadOptions struct {
+	// Sparse serves a miss by fetching only the bytes asked for, which are
+	// then cached as an extent (see the package doc), instead of loading
+	// the whole block: right for random small reads, which whole blocks
+	// would amplify. A block already being loaded is waited for instead,
+	// and a block a lower tier holds is read from it in place, without
+	// copying the whole block up.
+	Sparse bool
+}
+
+// ReadAt reads len(p) bytes of obj's version at off, with the io.ReaderAt
+// contract: fewer bytes only at the end of the object, with io.EOF. Every
+// byte is of obj.Version: a block the cache does not hold and the origin no
+// longer has in that version fails with an error wrapping
+// objstore.ErrChanged.
+//
+// Each block the read touches is looked up once: the first tier, then
+// (for a sparse read) the lower tiers in place, then the extents, then a
+// load in progress; a miss loads the whole block through the lookup chain
+// (reserving its bytes from Config.Budget, waiting for them under ctx) or,
+// for a sparse read, fetches only the bytes asked for. Sparse misses of
+// consecutive blocks are fetched with one request.
+func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off int64, opts ReadOptions) (int, error) {
+	if b.closed.Load() {
+		return 0, fmt.Errorf("cache: read %q: %w", obj.Key, fs.ErrClosed)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("cache: read %q: %w: negative offset %d", obj.Key, fs.ErrInvalid, off)
+	}
+	if off >= obj.Size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), obj.Size-off)
+	// Sparse misses of consecutive blocks are fetched together: run is
+	// where in p the misses not yet fetched start.
+	done, run := int64(0), int64(-1)
+	fetchRun := func() error {
+		if run < 0 {
+			return nil
+		}
+		err := b.fetchRange(ctx, obj, p[run:done], off+run)
+		if err == nil {
+			run = -1
+		}
+		return err
+	}
+	for done < want {
+		pos := off + done
+		idx := pos / b.blockSize
+		boff := pos - idx*b.blockSize
+		n := min(want-done, b.blockSize-boff)
+		miss, err := b.readBlock(ctx, obj, idx, p[done:done+n], boff, opts.Sparse)
+		if err == nil && miss {
+			if run < 0 {
+				run = done
+			}
+			done += n
+			continue
+		}
+		if ferr := fetchRun(); ferr != nil {
+			return int(run), ferr
+		}
+		if err != nil {
+			return int(done), err
+		}
+		done += n
+	}
+	if err := fetchRun(); err != nil {
+		return int(run), err
+	}
+	if done < int64(len(p)) {
+		return int(done), io.EOF
+	}
+	return int(done), nil
+}
+
+// readBlock fills dst from block idx of obj, starting boff bytes into it,
+// or, for a sparse read, reports a miss (no tier or extent has the bytes
+// and no load of the block is under way): the caller fetches them with
+// fetchRange.
+func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, sparse bool) (miss bool, err error) {
+	key := Key(b.storeID, obj, b.blockSize, idx)
+	for i, t := range b.tiers {
+		if i > 0 && (!sparse || !t.Contains(key)) {
+			// A whole read loads the block from a lower tier, filling
+			// the tiers above; a sparse read does not ask a tier that
+			// does not hold the block.
+			if sparse {
+				b.stats.tiers[i].misses.Add(1)
+			}
+			continue
+		}
+		n, err := t.ReadAt(ctx, key, dst, boff)
+		if n == len(dst) && (err == nil || err == io.EOF) {
+			b.stats.tiers[i].hits.Add(1)
+			b.stats.served[i].Add(int64(n))
+			return false, nil
+		}
+		b.stats.tiers[i].misses.Add(1)
+		if !errors.Is(err, tierMiss) {
+			b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
+		}
+		if i == 0 && !sparse {
+			break
+		}
+	}
+	if b.readExtent(ctx, key, dst, boff) {
+		return false, nil
+	}
+	var f *flight
+	if sparse {
+		if f, err = b.join(key, false, true); f == nil && err == nil {
+			return true, nil
+		}
+	} else {
+		f, err = b.load(ctx, obj, idx, LoadOptions{}, true)
+	}
+	if err != nil {
+		return false, err
+	}
+	defer b.unref(f)
+	end := boff + int64(len(dst))
+	if err := f.wait(ctx, end); err != nil {
+		return false, err
+	}
+	copy(dst, f.data[boff:end])
+	b.served(f, boff, end)
+	return false, nil
+}
+
+// readExtent fills dst from an extent of block key that covers [boff,
+// boff+len(dst)), from the first tier that holds it.
+func (b *Blocks) readExtent(ctx context.Context, key string, dst []byte, boff int64) bool {
+	e, ok := b.extents.find(key, boff, boff+int64(len(dst)))
+	if !ok {
+		return false
+	}
+	for i, t := range b.tiers {
+		n, err := t.ReadAt(ctx, e.key, dst, boff-e.start)
+		if n == len(dst) && (err == nil || err == io.EOF) {
+			b.stats.extentHits.Add(1)
+			b.stats.served[i].Add(int64(n))
+			return true
+		}
+	}
+	// Evicted from every tier: forget it.
+	b.extents.forget1(key, e)
+	return false
+}
+
+// fetchRange fetches the bytes [start, start+len(dst)) of obj from the
+// origin with one request, and keeps each block's part of them as an
+// extent.
+func (b *Blocks) fetchRange(ctx context.Context, obj objstore.Object, dst []byte, start int64) error {
+	b.stats.originFetches.Add(1)
+	r, err := b.store.NewRangeReader(ctx, obj.Key, start, int64(len(dst)), objstore.ReadOptions{Version: obj.Version})
+	if err != nil {
+		b.stats.originErrors.Add(1)
+		return err
+	}
+	defer r.Close()
+	n, err := io.ReadFull(r, dst)
+	b.stats.originBytes.Add(int64(n))
+	if err != nil {
+		b.stats.originErrors.Add(1)
+		return fmt.Errorf("cache: read %q at %d: %w", obj.Key, start, err)
+	}
+	b.stats.served[b.srcOrigin()].Add(int64(n))
+	b.keep(ctx, obj, start, dst)
+	return nil
+}
+
+// Keep offers bytes of obj at off that the caller fetched from the origin
+// itself (as FS.Open does with a file's first bytes) to the cache: each
+// whole block they cover is offered to the tiers as a block, and each part
+// of a block as an extent, so that later reads of them, and the load of
+// their block, need not fetch them again. The cache keeps its own copy.
+func (b *Blocks) Keep(ctx context.Context, obj objstore.Object, off int64, data []byte) {
+	if b.closed.Load() || off < 0 || off+int64(len(data)) > obj.Size {
+		return
+	}
+	b.keep(ctx, obj, off, data)
+}
+
+func (b *Blocks) keep(ctx context.Context, obj objstore.Object, off int64, data []byte) {
+	if len(b.tiers) == 0 {
+		return
+	}
+	for done := int64(0); done < int64(len(data)); {
+		pos := off + done
+		idx := pos / b.blockSize
+		boff := pos - idx*b.blockSize
+		_, blen, err := BlockSpan(idx, obj.Size, b.blockSize)
+		if err != nil {
+			return
+		}
+		n := min(int64(len(data))-done, blen-boff)
+		piece := make([]byte, n)
+		copy(piece, data[done:done+n])
+		key := Key(b.storeID, obj, b.blockSize, idx)
+		if boff == 0 && n == blen {
+			b.fill(ctx, key, piece, len(b.tiers))
+		} else {
+			ekey := extentKey(key, boff, n)
+			b.fill(ctx, ekey, piece, len(b.tiers))
+			b.extents.add(key, extent{start: boff, end: boff + n, key: ekey})
+		}
+		done += n
+	}
+}

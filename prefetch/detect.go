@@ -1,0 +1,173 @@
+package prefetch
+
+// The stream detector: which reads of a file are sequential. It is a pure
+// state machine, with no I/O and no lock of its own (the Reader holds its
+// lock around it), so that its decisions can be tested as tables of reads.
+
+// nearGap is how far past a young stream's position a read may land and
+// still continue it. A stream becomes established after two reads; then
+// the wider Forward band applies. Random reads rarely land near the same
+// young stream twice, so they do not pass for a stream.
+const nearGap = 1 << 20
+
+// stream is one sequential run of reads.
+type stream struct {
+	next   int64 // offset just past the furthest read
+	window int64 // bytes to keep fetched ahead of next
+	reads  int   // reads that continued it
+	run    int   // reads that continued it since the last stray read
+	used   int64 // tick of its last read, for replacement
+}
+
+// detector tracks up to Config.Streams streams of one file and whether
+// the file is in random mode.
+type detector struct {
+	bs          int64 // block size
+	maxWindow   int64 // Config.MaxWindow, at least one block
+	forward     int64 // Config.Forward
+	backward    int64 // Config.Backward
+	maxStreams  int   // Config.Streams
+	randomAfter int   // Config.RandomAfter
+
+	streams []stream
+	misses  int  // reads in a row that continued no stream
+	random  bool // misses fetch only the bytes asked for
+	tick    int64
+}
+
+// verdict is what the detector made of one read.
+type verdict struct {
+	// stream is the index of the established stream the read continued,
+	// or -1: the read fetches only its bytes.
+	stream int
+	// reset says an established stream was replaced by a new one.
+	reset bool
+	// turnedRandom says this read turned random mode on: what readahead
+	// the file holds is to be let go.
+	turnedRandom bool
+}
+
+func newDetector(cfg Config, bs int64) detector {
+	d := detector{
+		bs: bs, maxWindow: max(cfg.MaxWindow, bs), forward: cfg.Forward, backward: cfg.Backward,
+		maxStreams: cfg.Streams, randomAfter: cfg.RandomAfter,
+	}
+	// A file is most often read from its start: a read at 0 continues
+	// this stream at once.
+	d.streams = []stream{{next: 0, window: min(2*bs, d.maxWindow), reads: 1}}
+	return d
+}
+
+// classify files the read [off, off+n) under a stream.
+func (d *detector) classify(off, n int64) verdict {
+	d.tick++
+	for i := range d.streams {
+		s := &d.streams[i]
+		back, fwd := int64(nearGap), int64(nearGap)
+		if s.reads >= 2 && !d.random {
+			// A read up to Forward behind an established stream is a
+			// straggler of it (goroutines reading in order, one of them
+			// late): it continues the stream, and the reader fetches
+			// only its bytes if its block was already let go.
+			back, fwd = max(d.backward, d.forward), d.forward
+		}
+		if off < s.next-back || off > s.next+fwd {
+			continue
+		}
+		if s.reads < 2 && off+n <= s.next {
+			// A young stream continues only forward: a read that ends
+			// where the last one began (a Parquet footer read after the
+			// file's tail) is not the start of a sequential stream.
+			continue
+		}
+		s.next = max(s.next, off+n)
+		s.reads++
+		s.run++
+		s.used = d.tick
+		// Out of random mode only on firmer evidence: three reads of one
+		// stream with no stray read between them.
+		if s.reads < 2 || (d.random && s.run < 3) {
+			v := d.miss()
+			for j := range d.streams {
+				if j != i {
+					d.streams[j].run = 0
+				}
+			}
+			return v
+		}
+		d.misses = 0
+		d.random = false
+		return verdict{stream: i}
+	}
+	v := d.miss()
+	for i := range d.streams {
+		d.streams[i].run = 0
+	}
+	// Replace the least recently used stream.
+	lru := 0
+	for i := range d.streams {
+		if d.streams[i].used < d.streams[lru].used {
+			lru = i
+		}
+	}
+	ns := stream{next: off + n, window: d.startWindow(n), reads: 1, used: d.tick}
+	if len(d.streams) < d.maxStreams {
+		d.streams = append(d.streams, ns)
+	} else {
+		v.reset = d.streams[lru].reads >= 3
+		d.streams[lru] = ns
+	}
+	return v
+}
+
+// miss counts a read that continued no established stream, turning random
+// mode on after randomAfter in a row.
+func (d *detector) miss() verdict {
+	d.misses++
+	v := verdict{stream: -1}
+	if d.misses >= d.randomAfter && !d.random {
+		d.random = true
+		v.turnedRandom = true
+	}
+	return v
+}
+
+// grow doubles stream si's window, up to maxWindow: its reader had to
+// wait.
+func (d *detector) grow(si int) {
+	if s := &d.streams[si]; s.reads >= 2 {
+		s.window = min(s.window*2, d.maxWindow)
+	}
+}
+
+// shrink halves stream si's window, down to one block: the budget is
+// short.
+func (d *detector) shrink(si int) {
+	d.streams[si].window = max(d.bs, d.streams[si].window/2)
+}
+
+// startWindow is a new stream's window: two blocks, or twice the read
+// that started it, whichever is larger, within maxWindow.
+func (d *detector) startWindow(n int64) int64 {
+	return min(max(2*d.bs, 2*n), d.maxWindow)
+}
+
+// wanted reports whether some stream still needs the block starting at
+// start: within its backward band or its window.
+func (d *detector) wanted(start int64) bool {
+	for _, s := range d.streams {
+		if start+d.bs > s.next-d.backward && start < s.next+max(s.window, d.bs) {
+			return true
+		}
+	}
+	return false
+}
+
+// keepFrom returns the offset from which stream si keeps blocks: Backward
+// behind its position.
+func (d *detector) keepFrom(si int) int64 {
+	if si >= len(d.streams) {
+		return 0
+	}
+	return d.streams[si].next - d.backward
+}

@@ -1,0 +1,342 @@
+package prefetch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/tierfs/tierfs/cache"
+)
+
+// Held blocks: the loads a Reader keeps ahead of its streams, each a
+// reference on the cache's load (cache.Handle). The cache fetches; the
+// Reader only plans which blocks to hold and lets go of those no stream
+// needs, which cancels their loads if nobody else wants them.
+
+// readSequential serves a read of an established stream block by block:
+// from a block this Reader holds, else from the first tier (or a load
+// another reader started), else by loading the block and holding it. When
+// the budget has no room for the block, the Reader lets go of all it holds
+// (so readers never hold memory while waiting for more) and fetches only
+// the bytes asked for.
+//
+// The first time a read has to wait for a load, it doubles the stream's
+// window (grow) and starts the loads the larger window takes in before it
+// waits, so a stream that has not caught up yet widens at once rather than
+// after the block it waits for has arrived.
+//
+// A read longer than two blocks lets go of each block once it has copied
+// it to the block's end, and tops up the loads ahead of it, so that one
+// huge ReadAt streams through the budget instead of holding all of it.
+func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
+	big := int64(len(p)) > 2*r.bs
+	waited := false
+	var done int64
+	for done < int64(len(p)) {
+		pos := off + done
+		idx := pos / r.bs
+		boff := pos - idx*r.bs
+		n := min(int64(len(p))-done, r.bs-boff)
+		dst := p[done : done+n]
+		r.mu.Lock()
+		a := r.held[idx]
+		var h *cache.Handle // this read's own reference on a held load
+		if a != nil {
+			h = a.h.Demand()
+		}
+		keepFrom, inHead := r.det.keepFrom(si), pos+n <= r.headLen
+		r.mu.Unlock()
+		if a == nil && inHead {
+			// The bytes an open fetched are in the cache (unless its
+			// tiers let them go): read them as a sparse read does.
+			if err := r.readOnly(dst, pos); err != nil {
+				return done, err
+			}
+			done += n
+			continue
+		}
+		if a == nil && r.p.blocks.Cached(r.obj, idx) {
+			if _, err := r.p.blocks.ReadAt(r.ctx, r.obj, dst, pos, cache.ReadOptions{}); err != nil && err != io.EOF {
+				return done, err
+			}
+			done += n
+			continue
+		}
+		if a == nil && (idx+1)*r.bs <= keepFrom {
+			// A straggler behind the blocks the stream keeps: its block
+			// was fetched and let go; fetch only the bytes asked.
+			if err := r.readOnly(dst, pos); err != nil {
+				return done, err
+			}
+			done += n
+			continue
+		}
+		if a == nil {
+			var err error
+			a, h, err = r.load(idx, false)
+			if isNoBudget(err) {
+				r.mu.Lock()
+				r.dropAll()
+				r.mu.Unlock()
+				r.p.stats.budgetShort.Add(1)
+				if err := r.readOnly(dst, pos); err != nil {
+					return done, err
+				}
+				done += n
+				continue
+			}
+			if err != nil {
+				return done, err
+			}
+		}
+		err := r.copyHeld(h, dst, boff, si, pos, &waited)
+		h.Release()
+		if err != nil {
+			if h.Err() != nil {
+				// Forget the failed block so a later read tries again.
+				r.mu.Lock()
+				if r.held[idx] == a {
+					r.release(idx)
+				}
+				r.mu.Unlock()
+			}
+			return done, err
+		}
+		r.p.stats.heldHits.Add(1)
+		done += n
+		if big && boff+n == a.h.Len() && done < int64(len(p)) {
+			r.mu.Lock()
+			if r.held[idx] == a {
+				r.release(idx)
+			}
+			r.mu.Unlock()
+			if !r.p.cfg.Disabled {
+				r.schedule(si, off+done)
+			}
+		}
+	}
+	return done, nil
+}
+
+// copyHeld copies dst's bytes of a held block from h, starting boff into
+// the block, waiting for them. The first time a read of the stream has to
+// wait (waited), it widens the window.
+func (r *Reader) copyHeld(h *cache.Handle, dst []byte, boff int64, si int, pos int64, waited *bool) error {
+	end := boff + int64(len(dst))
+	if !h.Ready(end) && !*waited {
+		// The reader caught up with the load: widen the window now.
+		*waited = true
+		r.widen(si, pos)
+	}
+	if err := r.waitWidening(h, end, si, pos); err != nil {
+		return err
+	}
+	_, err := h.ReadAt(r.ctx, dst, boff)
+	return err
+}
+
+// readOnly fetches only the bytes of dst (a sparse read of the cache).
+func (r *Reader) readOnly(dst []byte, pos int64) error {
+	if _, err := r.p.blocks.ReadAt(r.ctx, r.obj, dst, pos, cache.ReadOptions{Sparse: true}); err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+// widenEvery is how long a reader waits for a load before its stream's
+// window doubles again: a reader still waiting after it is limited by the
+// loads in flight, so more of them, up to Concurrency and the budget, will
+// help. It is about two round trips to S3.
+const widenEvery = 50 * time.Millisecond
+
+// widen doubles stream si's window and starts the loads it takes in from
+// pos on, if readahead is on.
+func (r *Reader) widen(si int, pos int64) {
+	if r.p.cfg.Disabled {
+		return
+	}
+	r.mu.Lock()
+	if si < len(r.det.streams) {
+		r.det.grow(si)
+	}
+	r.mu.Unlock()
+	r.schedule(si, pos)
+}
+
+// waitWidening waits for h's bytes [0, end), widening stream si's window
+// every widenEvery that it is still waiting. Bytes already there cost no
+// timer.
+func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) error {
+	if h.Ready(end) {
+		return nil
+	}
+	for {
+		ctx, cancel := context.WithTimeout(r.ctx, widenEvery)
+		err := h.Wait(ctx, end)
+		cancel()
+		if err == nil || r.ctx.Err() != nil || h.Err() != nil {
+			return err
+		}
+		r.widen(si, pos)
+	}
+}
+
+// load starts holding block idx, if the budget has room for it now
+// (cache.ErrNoBudget otherwise), and returns it with a reference of the
+// caller's own on it (Demand), to read from and release. With slot set,
+// the caller has taken one of Config.MaxLoads (takeLoad) for readahead:
+// it goes with the new load, or back if there is none.
+func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
+	kept := false // the slot went with the new load: its watcher gives it back
+	if slot {
+		defer func() {
+			if !kept {
+				r.p.loads.Add(-1)
+			}
+		}()
+	}
+	r.mu.Lock()
+	if prev := r.held[idx]; prev != nil {
+		h := prev.h.Demand()
+		r.mu.Unlock()
+		return prev, h, nil
+	}
+	r.mu.Unlock()
+	h, err := r.p.blocks.Load(r.ctx, r.obj, idx, cache.LoadOptions{Reserve: cache.ReserveTry})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev := r.held[idx]; prev != nil || r.closed {
+		h.Release()
+		if prev == nil {
+			return nil, nil, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
+		}
+		return prev, prev.h.Demand(), nil
+	}
+	if slot {
+		r.p.mu.Lock()
+		if r.p.closed {
+			r.p.mu.Unlock()
+			h.Release()
+			return nil, nil, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
+		}
+		r.p.wg.Add(1)
+		r.p.mu.Unlock()
+		kept = true
+		// Give the slot back when the load ends. This outlives the
+		// Reader, not the Prefetcher.
+		go func() {
+			defer r.p.wg.Done()
+			<-h.Done()
+			r.p.loads.Add(-1)
+		}()
+	}
+	a := &ahead{h: h}
+	r.held[idx] = a
+	if slot {
+		return a, nil, nil
+	}
+	return a, h.Demand(), nil
+}
+
+// takeLoad takes one of Config.MaxLoads for a readahead load, if one is
+// free; load gives it back when the load ends.
+func (p *Prefetcher) takeLoad() bool {
+	if p.loads.Add(1) > int64(p.cfg.MaxLoads) {
+		p.loads.Add(-1)
+		return false
+	}
+	return true
+}
+
+// schedule starts loading the blocks of stream si from offset from (-1:
+// the stream's position) to its window's end, at most Concurrency of the
+// Reader's loading at once and Config.MaxLoads over all Readers; a load
+// the budget has no room for halves the window. It plans under r.mu and
+// loads outside it.
+func (r *Reader) schedule(si int, from int64) {
+	r.mu.Lock()
+	if r.closed || r.det.random || si < 0 || si >= len(r.det.streams) || r.det.streams[si].reads < 1 {
+		r.mu.Unlock()
+		return
+	}
+	s := r.det.streams[si]
+	if from < 0 {
+		from = s.next
+	}
+	first, last := from/r.bs, min((s.next+s.window-1)/r.bs, r.nb-1)
+	loading := 0
+	for _, a := range r.held {
+		select {
+		case <-a.h.Done():
+		default:
+			loading++
+		}
+	}
+	var plan []int64
+	for idx := first; idx <= last; idx++ {
+		if r.held[idx] == nil {
+			plan = append(plan, idx)
+		}
+	}
+	r.mu.Unlock()
+	for _, idx := range plan {
+		if loading >= r.p.cfg.Concurrency {
+			return
+		}
+		if r.p.blocks.Cached(r.obj, idx) {
+			continue
+		}
+		if !r.p.takeLoad() {
+			r.p.stats.loadsCapped.Add(1)
+			return
+		}
+		a, _, err := r.load(idx, true)
+		if isNoBudget(err) {
+			r.p.stats.budgetShort.Add(1)
+			r.mu.Lock()
+			if si < len(r.det.streams) {
+				r.det.shrink(si)
+			}
+			r.mu.Unlock()
+			return
+		}
+		if err != nil {
+			return
+		}
+		if a != nil {
+			r.p.stats.readahead.Add(1)
+		}
+		loading++
+	}
+}
+
+// trim lets go of held blocks no stream needs any more: behind every
+// stream's backward band or past every stream's window. Called with r.mu
+// held.
+func (r *Reader) trim() {
+	for idx := range r.held {
+		if !r.det.wanted(idx * r.bs) {
+			r.release(idx)
+		}
+	}
+}
+
+// release lets go of block idx: its reservation returns to the budget
+// once its load has ended, and a load nobody else wants is cancelled.
+// Called with r.mu held.
+func (r *Reader) release(idx int64) {
+	r.held[idx].h.Release()
+	delete(r.held, idx)
+}
+
+// dropAll lets go of every held block. Called with r.mu held.
+func (r *Reader) dropAll() {
+	for idx := range r.held {
+		r.release(idx)
+	}
+}

@@ -1,0 +1,178 @@
+package prefetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// Reader reads one object version with readahead. ReadAt may be called
+// from several goroutines at once; reads that several goroutines issue in
+// order still count as sequential.
+//
+// A Reader plans under its lock and does I/O outside it. Lock order:
+// Reader.mu before Prefetcher.mu; the cache's locks are never taken while
+// Reader.mu is held, except by Handle.Release, which takes only the
+// cache's own lock.
+type Reader struct {
+	p      *Prefetcher
+	ctx    context.Context
+	cancel context.CancelFunc
+	obj    objstore.Object
+	bs     int64
+	nb     int64 // blocks in the object
+
+	mu       sync.Mutex // guards every field below
+	det      detector
+	held     map[int64]*ahead
+	headLen  int64               // bytes Open fetched before the first read (SetHead)
+	sparse   map[int64]sparseUse // what sparse reads asked of each block
+	lastRead time.Time
+	closed   bool
+}
+
+// ahead is a block this Reader holds (loading or loaded): a reference on
+// the cache's load, which keeps the block's bytes reserved from the
+// budget until released.
+type ahead struct {
+	h *cache.Handle
+}
+
+// NewReader returns a Reader of obj. ctx governs its reads; Close (of the
+// Reader or the Prefetcher) ends them.
+func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reader, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("prefetch: %w", fs.ErrClosed)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	bs := p.blocks.BlockSize()
+	r := &Reader{
+		p: p, ctx: rctx, cancel: cancel, obj: obj, bs: bs, nb: cache.NumBlocks(obj.Size, bs),
+		det: newDetector(p.cfg, bs), held: map[int64]*ahead{}, lastRead: p.now(),
+	}
+	p.readers[r] = struct{}{}
+	return r, nil
+}
+
+// SetHead tells the Reader that the object's first n bytes were fetched
+// when it was opened (and given to the cache with cache.Blocks.Keep): a
+// read within the first half of them starts no readahead, so a program
+// that only looks at a file's first bytes (its type, a header) costs the
+// one request that fetched them.
+func (r *Reader) SetHead(n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.headLen = n
+}
+
+// ReadAt reads len(p) bytes at off with the io.ReaderAt contract.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("prefetch: %w: negative offset %d", fs.ErrInvalid, off)
+	}
+	if off >= r.obj.Size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), r.obj.Size-off)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return 0, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
+	}
+	v := r.det.classify(off, want)
+	if v.reset {
+		r.p.stats.resets.Add(1)
+	}
+	if v.turnedRandom {
+		r.dropAll()
+	}
+	random := r.det.random
+	si := v.stream
+	r.lastRead = r.p.now()
+	// A read within the first half of the head starts no readahead: a
+	// sequential reader gets to the second half within microseconds and
+	// starts it there, a round trip before it needs the bytes past the
+	// head.
+	quiet := off+want <= r.headLen/2
+	ahead := si >= 0 && !r.p.cfg.Disabled
+	// A straggler (a read that ends behind the blocks its stream keeps)
+	// starts no readahead from where it is: the stream is far ahead.
+	straggler := si >= 0 && off+want <= r.det.keepFrom(si)
+	r.mu.Unlock()
+
+	var n int64
+	var err error
+	if random || si < 0 {
+		n, err = r.readSparse(p[:want], off)
+		if random {
+			r.p.stats.randomReads.Add(1)
+		}
+	} else {
+		if ahead && !quiet && !straggler {
+			// Fetch the blocks of this read and the window after it in
+			// parallel before waiting for the first.
+			r.schedule(si, off)
+		}
+		n, err = r.readSequential(p[:want], off, si)
+	}
+	if err == nil && ahead && !quiet {
+		r.schedule(si, -1)
+	}
+	r.mu.Lock()
+	r.trim()
+	r.mu.Unlock()
+	if err != nil {
+		return int(n), err
+	}
+	if n < int64(len(p)) {
+		return int(n), io.EOF
+	}
+	return int(n), nil
+}
+
+// Held returns how many blocks the Reader holds (loading or loaded).
+func (r *Reader) Held() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.held)
+}
+
+// Close lets go of what the Reader holds (loads nobody else wants are
+// cancelled) and ends its reads. It is idempotent.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.cancel()
+	r.dropAll()
+	r.mu.Unlock()
+	r.p.mu.Lock()
+	delete(r.p.readers, r)
+	r.p.mu.Unlock()
+	return nil
+}
+
+// dropIfIdle releases the held blocks if the last read was before cutoff.
+func (r *Reader) dropIfIdle(cutoff time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastRead.Before(cutoff) && len(r.held) > 0 {
+		r.p.stats.idleReclaims.Add(1)
+		r.dropAll()
+	}
+}
+
+// isNoBudget reports whether err is the cache's "budget short".
+func isNoBudget(err error) bool { return errors.Is(err, cache.ErrNoBudget) }
