@@ -460,6 +460,9 @@ func (t *Tier) Flush(ctx context.Context) error {
 	}
 }
 
+// Name returns "disk", the tier's name in the cache's statistics.
+func (t *Tier) Name() string { return "disk" }
+
 // Stats implements tier.Tier.
 func (t *Tier) Stats() tier.Stats {
 	st := tier.Stats{

@@ -409,6 +409,9 @@ func (t *Tier) Wait() {
 	}
 }
 
+// Name returns "memory", the tier's name in the cache's statistics.
+func (t *Tier) Name() string { return "memory" }
+
 // Stats returns the tier's counters. Puts, Dropped, Bytes and Blocks are
 // exact once Wait returns; in between, a block whose admission is being
 // decided counts as stored until the policy rejects it.
