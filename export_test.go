@@ -10,3 +10,6 @@ func SettleTiers(fsys *FS) {
 		}
 	}
 }
+
+// WaitLoads waits until no block load is in progress.
+func (fsys *FS) WaitLoads() { fsys.blocks.Wait() }

@@ -93,32 +93,25 @@ func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off 
 // fetchRange.
 func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, sparse bool) (miss bool, err error) {
 	key := Key(b.storeID, obj, b.blockSize, idx)
-	for i, t := range b.tiers {
-		if i > 0 && (!sparse || !t.Contains(key)) {
-			// A whole read loads the block from a lower tier, filling
-			// the tiers above; a sparse read does not ask a tier that
-			// does not hold the block.
-			if sparse {
-				b.stats.tiers[i].misses.Add(1)
-			}
-			continue
-		}
-		n, err := t.ReadAt(ctx, key, dst, boff)
-		if n == len(dst) && (err == nil || err == io.EOF) {
-			b.stats.tiers[i].hits.Add(1)
-			b.stats.served[i].Add(int64(n))
+	if len(b.tiers) > 0 {
+		if b.readTier(ctx, 0, key, dst, boff) {
 			return false, nil
 		}
-		b.stats.tiers[i].misses.Add(1)
-		if !errors.Is(err, tierMiss) {
-			b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
-		}
-		if i == 0 && !sparse {
-			break
-		}
 	}
+	// An extent (kept mostly by the first tier) before a lower tier's
+	// whole block: a whole read loads the block from a lower tier,
+	// filling the tiers above; a sparse read reads it there in place.
 	if b.readExtent(ctx, key, dst, boff) {
 		return false, nil
+	}
+	for i := 1; sparse && i < len(b.tiers); i++ {
+		if !b.tiers[i].Contains(key) {
+			b.stats.tiers[i].misses.Add(1)
+			continue
+		}
+		if b.readTier(ctx, i, key, dst, boff) {
+			return false, nil
+		}
 	}
 	var f *flight
 	if sparse {
@@ -139,6 +132,22 @@ func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, 
 	copy(dst, f.data[boff:end])
 	b.served(f, boff, end)
 	return false, nil
+}
+
+// readTier fills dst from tier i's copy of block key, counting the lookup.
+// A tier that fails is a miss, logged.
+func (b *Blocks) readTier(ctx context.Context, i int, key string, dst []byte, boff int64) bool {
+	n, err := b.tiers[i].ReadAt(ctx, key, dst, boff)
+	if n == len(dst) && (err == nil || err == io.EOF) {
+		b.stats.tiers[i].hits.Add(1)
+		b.stats.served[i].Add(int64(n))
+		return true
+	}
+	b.stats.tiers[i].misses.Add(1)
+	if !errors.Is(err, tierMiss) {
+		b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
+	}
+	return false
 }
 
 // readExtent fills dst from an extent of block key that covers [boff,

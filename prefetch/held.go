@@ -236,6 +236,9 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
 		}()
 	}
 	a := &ahead{h: h}
+	if r.held == nil {
+		r.held = map[int64]*ahead{} // made on first use: an open file that is not read holds none
+	}
 	r.held[idx] = a
 	if slot {
 		return a, nil, nil

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tierfs_test
+
+const raceEnabled = false
