@@ -1,5 +1,5 @@
 // Package cache serves byte ranges of object versions block by block,
-// through the cache tiers and the origin.
+// through the cache tiers, the peers and the origin.
 //
 // # Blocks and keys
 //
@@ -11,13 +11,24 @@
 //
 // # The lookup chain
 //
-// [Blocks.ReadAt] reads the requested range straight from the first tier
-// (memory). On a miss it loads the whole block: from a lower tier (disk),
-// which then fills the tiers above it, or from the origin with a ranged
-// read pinned to the version, which fills every tier. Peers will slot in
-// between the disk tier and the origin.
+// One function owns a block's lookup, in the shape of groupcache's load:
+// the tiers in order, fastest first; then the [Peers] hook (where a peer
+// ring plugs in); then the origin, with a ranged read pinned to the
+// version, resuming at the last byte a peer delivered. A hit in a lower
+// tier fills the tiers above it (each may still decline it: admission); a
+// block from a peer or the origin fills every tier. Every way a block is
+// loaded goes through it: [Blocks.ReadAt] (a reader's miss), [Blocks.Load]
+// (readahead, holding a [Handle]) and [Blocks.Ensure] (warmup). Whether a
+// load waits for the memory budget or is skipped when it is short is an
+// option of that one entry ([LoadOptions].Reserve), not of which method
+// was called.
 //
-// # One fetch per block, readable as it arrives
+// A reader's read of a block asks the first tier with a real read (a hit
+// is one copy); planning asks [Blocks.Cached], which uses the tiers'
+// Contains: no read, no statistics, no change of recency. So a hit is
+// counted once per block a reader reads, and never for a probe.
+//
+// # One load per block, readable as it arrives
 //
 // Concurrent misses of one block share one load. The load runs on its own
 // goroutine, detached from its callers' contexts (context.WithoutCancel)
@@ -28,12 +39,31 @@
 // reader waiting for the first kilobytes of a block gets them after one
 // round trip, not after the whole block.
 //
-// # Random reads
+// Loads are reference-counted. A [Handle] holds a reference, and so does a
+// reader while it waits and copies. The block's bytes stay reserved from
+// Config.Budget while any reference holds them. A load that only handles
+// hold (readahead) is cancelled when the last of them is released before
+// it ends: nobody wants the block any more. A load a reader asked bytes
+// of, or a warmup, runs to its end so that the block is cached.
 //
-// [Blocks.ReadAtMode] with [Partial] serves a miss by fetching only the
-// bytes asked for (aligned to [PartialAlign]) unless the block is already
-// being loaded, so small random reads are not amplified into whole
-// blocks. The prefetch layer chooses the mode from the access pattern.
+// # Sparse reads and extents
+//
+// A read with [ReadOptions].Sparse fetches only the bytes asked for on a
+// miss, so small random reads are not amplified into whole blocks, and
+// keeps them as an extent: stored in the tiers under a key of its own and
+// indexed in memory by block (see extents.go for why exact ranges). A
+// second read of the same bytes is a hit. Open's first bytes enter the
+// cache the same way ([Blocks.Keep]), and a load of block 0 starts from
+// them. The prefetch layer chooses sparse or whole from the access
+// pattern.
+//
+// # Statistics
+//
+// [Stats] counts, per tier, the lookups it served and missed, the blocks
+// promoted into it, and the bytes served from it to readers; the bytes
+// served from peers and the origin; and the origin fetches. The requests
+// the store itself sent, retries and resumes included, are counted by the
+// store ([objstore.RequestCounter]).
 //
 // # Ownership
 //

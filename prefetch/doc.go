@@ -31,11 +31,22 @@
 // # Random reads
 //
 // After Config.RandomAfter reads in a row that continue no stream, a file
-// is in random mode: reads fetch only their bytes (aligned to 4 KiB),
-// caching nothing, unless the block is cached or being loaded, or has been
-// read densely enough (a sixteenth of it asked) to be worth loading
-// whole. A read across blocks fetched that way is one request. Three reads
-// of one stream with no stray read between them turn streaming back on.
+// is in random mode: reads fetch only their bytes, which the cache keeps
+// as extents (a second read of them is a hit), unless the block is cached
+// or being loaded, or has been read densely enough (a sixteenth of it
+// asked) to be worth loading whole. A read across blocks fetched that way
+// is one request. Three reads of one stream with no stray read between
+// them turn streaming back on.
+//
+// # Planning and fetching
+//
+// The Reader plans; the cache fetches. The stream detector (detect.go) is
+// a pure state machine over the offsets read. Readahead asks the cache
+// whether a block is cached (cache.Blocks.Cached, which reads nothing and
+// counts nothing) and holds the loads it starts as cache.Handle
+// references; letting go of a load nobody else wants (behind the stream,
+// past a shrunk window, on Close, on idle) cancels it. Plans are made
+// under the Reader's lock and I/O is done outside it.
 //
 // # Budget
 //
