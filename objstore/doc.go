@@ -43,6 +43,24 @@
 // path rules, so a key that works on one backend works on all, and no key
 // names a file outside a local root.
 //
+// # Counting requests
+//
+// Every backend in this module is a [RequestCounter]: RequestStats returns
+// the requests it sent by kind (Gets, Heads, Lists, Puts, Deletes, Other)
+// and the object bytes they carried, as the service saw them: the SDKs'
+// retries, a [Reader]'s resumes, the HEAD a read at an object's end falls
+// back to and every part of a multipart upload count, each once. The S3
+// and OSS backends count at the HTTP transport; the memory and file
+// backends count one request per operation, as a server would. The
+// conformance suite checks the counts step by step against what the test
+// server counted. Each backend's documentation states the limits (a
+// client passed in by the caller, a request cancelled in flight).
+//
+//	before := store.(objstore.RequestCounter).RequestStats()
+//	… // the work to measure
+//	d := store.(objstore.RequestCounter).RequestStats().Sub(before)
+//	fmt.Println(d.Gets, d.BytesIn, d.Requests())
+//
 // # Closing
 //
 // A Store that holds resources (connections, files) also implements

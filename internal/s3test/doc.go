@@ -29,12 +29,17 @@
 //
 // # Counting
 //
-// Every request through the front is counted per object and in total
-// (Stats, Total): requests, GETs of data, HEADs, PUTs (object and
-// UploadPart) and the GET body bytes actually written. Direct calls
+// Every request through the front is counted per object, per bucket and
+// in total (Stats, BucketStats, Total), by the kinds objstore.RequestStats
+// defines: GETs of data, HEADs, listings, PUTs (object and UploadPart),
+// DELETEs and the rest (multipart create, complete and abort, …), with
+// the body bytes of 2xx GETs as they are written and of 2xx PUTs as the
+// backend read them. A request counts when the front receives it,
+// whatever the answer, injected faults included. Direct calls
 // (CreateBucket, PutObject, DeleteObject) bypass the front and are not
 // counted, so a test can seed data and then assert exactly how many origin
-// fetches the code under test made.
+// fetches the code under test made, and compare a client's own counts
+// with the server's.
 //
 // # Faults
 //

@@ -41,5 +41,5 @@ func Example() {
 	// Output:
 	// 503 ""
 	// 200 "meow"
-	// {Requests:2 Gets:2 Heads:0 Puts:0 BodyBytes:4}
+	// {Requests:2 Gets:2 Heads:0 Lists:0 Puts:0 Deletes:0 Other:0 BodyBytes:4 PutBytes:0}
 }

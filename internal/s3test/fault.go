@@ -129,12 +129,14 @@ type responseWriter struct {
 	s *Server
 	r *http.Request
 
-	counting  bool     // count body bytes for countBody
-	countBody objectID // object whose GET this is
-	fault     *Fault   // body fault to apply, or nil
-	written   int64    // body bytes written so far
-	fired     bool     // fault has acted
-	cut       bool     // connection hijacked and closed by the fault
+	id       objectID     // object the request names
+	counting bool         // a Get: count its body bytes if the answer is 2xx
+	putBody  *readCounter // a Put's request body, counted if the answer is 2xx; or nil
+	fault    *Fault       // body fault to apply, or nil
+	written  int64        // body bytes written so far
+	fired    bool         // fault has acted
+	cut      bool         // connection hijacked and closed by the fault
+	dead     bool         // a stall ended by the client or Close: later writes go nowhere
 
 	fixHeader func(http.Header) // run once on the headers before they are sent
 	status    int               // status sent, 0 before the headers
@@ -152,16 +154,27 @@ func (w *responseWriter) prepare() {
 func (w *responseWriter) WriteHeader(code int) {
 	w.prepare()
 	if w.status == 0 && code >= 200 {
-		w.status = code
+		w.setStatus(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// setStatus records the status of the answer, before any of it is sent,
+// and counts a 2xx Put's body bytes.
+func (w *responseWriter) setStatus(code int) {
+	w.status = code
+	if w.putBody != nil && code/100 == 2 {
+		w.s.countPut(w.id, w.putBody.n.Load())
+	}
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
-	if w.cut {
+	if w.cut || w.dead {
+		// Not counted: net/http would buffer what the backend writes
+		// after the failure (gofakes3 an error message) and drop it.
 		return 0, errFaulted
 	}
 	if w.fault != nil && !w.fired {
@@ -186,15 +199,21 @@ func (w *responseWriter) write(p []byte) (int, error) {
 	}
 	w.prepare()
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.setStatus(http.StatusOK)
 	}
 	if w.capture != nil {
 		w.capture.keep(p)
 	}
+	// Counted before the write, so that a client that has read the last
+	// byte never sees a count without it; a write that fails is taken back.
+	count := w.counting && w.status/100 == 2
+	if count {
+		w.s.countBody(w.id, int64(len(p)))
+	}
 	n, err := w.ResponseWriter.Write(p)
 	w.written += int64(n)
-	if w.counting {
-		w.s.countBody(w.countBody, int64(n))
+	if count && n < len(p) {
+		w.s.countBody(w.id, int64(n-len(p)))
 	}
 	return n, err
 }
@@ -217,10 +236,15 @@ func (w *responseWriter) fire() bool {
 	}
 	switch w.fault.Kind {
 	case StallAfter:
-		if w.fault.Stall > 0 {
-			return w.s.wait(w.r.Context(), w.fault.Stall)
+		d := w.fault.Stall
+		if d <= 0 {
+			d = forever
 		}
-		return w.s.wait(w.r.Context(), forever)
+		if !w.s.wait(w.r.Context(), d) {
+			w.dead = true
+			return false
+		}
+		return true
 	case ResetAfter, EOFAfter:
 		c, _, err := rc.Hijack()
 		if err != nil {

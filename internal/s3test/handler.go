@@ -18,6 +18,7 @@ type request struct {
 	bucket string
 	key    string
 	op     opKind
+	kind   countKind // what it counts as; see ObjectStats
 }
 
 type opKind int
@@ -127,6 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 
 	rq := s.classify(r)
+	rq.kind = kindOf(rq, r.URL.Query())
 	s.count(rq)
 
 	if d := s.currentShaping().Latency; d > 0 {
@@ -140,10 +142,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	rw := &responseWriter{ResponseWriter: w, s: s, r: r}
-	if rq.op == opGet {
-		rw.countBody = objectID{rq.bucket, rq.key}
+	rw := &responseWriter{ResponseWriter: w, s: s, r: r, id: objectID{rq.bucket, rq.key}}
+	switch rq.kind {
+	case kindGet:
 		rw.counting = true
+	case kindPut:
+		if r.Body != nil && r.Body != http.NoBody {
+			rw.putBody = &readCounter{rc: r.Body}
+			r.Body = rw.putBody
+		}
 	}
 	if f := s.matchFault(rq); f != nil {
 		switch f.Kind {
@@ -184,6 +191,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.inner.ServeHTTP(rw, r)
 	rw.prepare()
+	if rw.status == 0 && !rw.cut {
+		// Nothing written: net/http answers 200 once we return.
+		rw.setStatus(http.StatusOK)
+	}
 	if complete != nil && rw.status == http.StatusOK {
 		s.rememberETag(objectID{rq.bucket, rq.key}, complete.Bytes())
 	}

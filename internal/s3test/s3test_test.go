@@ -137,7 +137,7 @@ func TestPutGetHeadAndCounts(t *testing.T) {
 		t.Errorf("head: length %d", aws.ToInt64(head.ContentLength))
 	}
 
-	want := s3test.ObjectStats{Requests: 3, Gets: 1, Heads: 1, Puts: 1, BodyBytes: int64(len(data))}
+	want := s3test.ObjectStats{Requests: 3, Gets: 1, Heads: 1, Puts: 1, BodyBytes: int64(len(data)), PutBytes: int64(len(data))}
 	if st := s.Stats(bucket, "dir/obj"); st != want {
 		t.Errorf("stats = %+v, want %+v", st, want)
 	}
@@ -145,8 +145,12 @@ func TestPutGetHeadAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.Requests++
+	want.Lists++
 	if tot := s.Total(); tot != want {
 		t.Errorf("total = %+v, want %+v", tot, want)
+	}
+	if st := s.BucketStats(bucket); st != want {
+		t.Errorf("bucket stats = %+v, want %+v", st, want)
 	}
 
 	// Direct calls are not counted.
@@ -342,7 +346,8 @@ func TestMultipartUpload(t *testing.T) {
 	if err != nil || len(list.Contents) != 1 || aws.ToString(list.Contents[0].ETag) != etag {
 		t.Errorf("list: %+v, %v", list, err)
 	}
-	want := s3test.ObjectStats{Requests: 6, Gets: 1, Heads: 1, Puts: 2, BodyBytes: int64(len(got))}
+	// Create and complete are Other; the parts are Puts.
+	want := s3test.ObjectStats{Requests: 6, Gets: 1, Heads: 1, Puts: 2, Other: 2, BodyBytes: int64(len(got)), PutBytes: int64(len(got))}
 	if st := s.Stats(bucket, "mp"); st != want {
 		t.Errorf("stats = %+v, want %+v", st, want)
 	}
@@ -926,7 +931,7 @@ func TestUpstreamProxy(t *testing.T) {
 	if got, err := getBody(ctx, c, "seed"); err != nil || string(got) != "seeded" {
 		t.Fatalf("get seed: %q, %v", got, err)
 	}
-	want := s3test.ObjectStats{Requests: 2, Gets: 1, Puts: 1, BodyBytes: int64(len(data))}
+	want := s3test.ObjectStats{Requests: 2, Gets: 1, Puts: 1, BodyBytes: int64(len(data)), PutBytes: int64(len(data))}
 	if st := front.Stats(bucket, "a b+c"); st != want {
 		t.Errorf("front stats = %+v, want %+v", st, want)
 	}

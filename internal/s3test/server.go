@@ -80,9 +80,10 @@ type Server struct {
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
 
-	// mu guards stats, total, faults and mpETags.
+	// mu guards stats, buckets, total, faults and mpETags.
 	mu      sync.Mutex
 	stats   map[objectID]*ObjectStats
+	buckets map[string]*ObjectStats
 	total   ObjectStats
 	faults  []*faultRule
 	mpETags map[objectID]mpETag // see etag.go
@@ -107,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 		done:         make(chan struct{}),
 		conns:        make(map[*conn]struct{}),
 		stats:        make(map[objectID]*ObjectStats),
+		buckets:      make(map[string]*ObjectStats),
 		mpETags:      make(map[objectID]mpETag),
 		totalLimiter: rate.NewLimiter(rate.Inf, 0),
 	}

@@ -86,6 +86,14 @@
 // skipped, as are symbolic links that lead out of the directory; a link
 // back to a directory being walked is not followed twice.
 //
+// # Counting
+//
+// [Store.RequestStats] counts the operations served the way an S3 server
+// would count the requests behind them (a Head per Stat, a Get per body
+// opened, a List, Put or Delete per call), with the bytes read from
+// bodies and the bytes stored, so that a test or a metric can treat a
+// local directory like a remote store.
+//
 // # Errors
 //
 // Errors are *objstore.Error values whose messages read

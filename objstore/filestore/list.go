@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/tierfs/tierfs/internal/reqcount"
 	"github.com/tierfs/tierfs/objstore"
 )
 
@@ -34,6 +35,7 @@ func (s *Store) List(ctx context.Context, opts objstore.ListOptions) (objstore.L
 	if err := ctx.Err(); err != nil {
 		return objstore.ListPage{}, objstore.NewError("list", opts.Prefix, nil, fmt.Errorf("file: %w", err))
 	}
+	s.counter.Add(reqcount.List)
 	l := &lister{
 		s: s, ctx: ctx, opts: opts, max: opts.MaxKeys,
 		descend:   opts.Delimiter != "/",

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs/internal/ctxio"
+	"github.com/tierfs/tierfs/internal/reqcount"
 	"github.com/tierfs/tierfs/objstore"
 )
 
@@ -54,12 +55,14 @@ type Store struct {
 	dirMode  fs.FileMode
 	noSync   bool
 	closed   atomic.Bool
-	lastTime atomic.Int64 // last mtime (ns) Put set; makes Put mtimes unique
+	lastTime atomic.Int64     // last mtime (ns) Put set; makes Put mtimes unique
+	counter  reqcount.Counter // operations served, as RequestStats
 }
 
 var (
-	_ objstore.Store = (*Store)(nil)
-	_ io.Closer      = (*Store)(nil)
+	_ objstore.Store          = (*Store)(nil)
+	_ objstore.RequestCounter = (*Store)(nil)
+	_ io.Closer               = (*Store)(nil)
 )
 
 // New returns a Store over dir, which must exist and be a directory. A
@@ -210,6 +213,15 @@ func versionOf(fi fs.FileInfo) objstore.Version {
 	return objstore.Version{ETag: hex.EncodeToString(sum[:16])}
 }
 
+// RequestStats returns the operations the Store served, counted as an S3
+// server would count the requests behind them: a Head per Stat, a Get per
+// body opened (a Reader's first open and each resume), a List per List, a
+// Put per Put and a Delete per Delete. An operation counts once its key
+// (or prefix) is valid, the Store open and the context live, whether it
+// then succeeds or fails. BytesIn is the bytes read from bodies; BytesOut
+// the bytes stored by successful Puts. Other is always 0.
+func (s *Store) RequestStats() objstore.RequestStats { return s.counter.Stats() }
+
 // Stat returns the attributes of the file of key, following symbolic
 // links that stay inside the directory. Directories and files that are
 // not regular (devices, sockets, pipes) are not objects: fs.ErrNotExist.
@@ -217,6 +229,7 @@ func (s *Store) Stat(ctx context.Context, key string) (objstore.Object, error) {
 	if err := s.start(ctx, "stat", key); err != nil {
 		return objstore.Object{}, err
 	}
+	s.counter.Add(reqcount.Head)
 	fi, err := s.root.Stat(native(key))
 	if err != nil {
 		return objstore.Object{}, mapErr("stat", key, err)
@@ -247,6 +260,7 @@ func (s *Store) openBody(ctx context.Context, key string, off, length int64, v o
 	if err := ctx.Err(); err != nil {
 		return nil, objstore.Object{}, objstore.NewError("read", key, nil, fmt.Errorf("file: %w", err))
 	}
+	s.counter.Add(reqcount.Get)
 	f, err := s.root.OpenFile(native(key), openFlags, 0)
 	if err != nil {
 		return nil, objstore.Object{}, mapErr("read", key, err)
@@ -273,22 +287,25 @@ func (s *Store) openBody(ctx context.Context, key string, off, length int64, v o
 	if length >= 0 && length <= size-start {
 		end = start + length
 	}
-	return &fileBody{ctx: ctx, key: key, f: f, r: io.NewSectionReader(f, start, end-start)}, obj, nil
+	return &fileBody{ctx: ctx, key: key, f: f, r: io.NewSectionReader(f, start, end-start), counter: &s.counter}, obj, nil
 }
 
 // fileBody reads a section of an open file and stops when ctx is done.
 type fileBody struct {
-	ctx context.Context
-	key string
-	f   *os.File
-	r   *io.SectionReader
+	ctx     context.Context
+	key     string
+	f       *os.File
+	r       *io.SectionReader
+	counter *reqcount.Counter // counts the bytes read
 }
 
 func (b *fileBody) Read(p []byte) (int, error) {
 	if err := b.ctx.Err(); err != nil {
 		return 0, objstore.NewError("read", b.key, nil, fmt.Errorf("file: %w", err))
 	}
-	return b.r.Read(p)
+	n, err := b.r.Read(p)
+	b.counter.AddIn(int64(n))
+	return n, err
 }
 
 func (b *fileBody) Close() error { return b.f.Close() }
@@ -308,6 +325,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 	if opts.Size < 0 {
 		return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("file: negative size %d", opts.Size))
 	}
+	s.counter.Add(reqcount.Put)
 	f, tmp, err := s.createTemp(key)
 	if err != nil {
 		return objstore.Object{}, err
@@ -367,6 +385,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 		return objstore.Object{}, mapErr("put", key, err)
 	}
 	committed = true
+	s.counter.AddOut(n)
 	if !s.noSync {
 		s.syncDir(path.Dir(key))
 	}
@@ -430,6 +449,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.start(ctx, "delete", key); err != nil {
 		return err
 	}
+	s.counter.Add(reqcount.Delete)
 	fi, err := s.root.Lstat(native(key))
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):

@@ -46,7 +46,9 @@
 // # Instruments
 //
 // [Store.Stats], [Store.Total] and [Store.ResetStats] count requests per
-// key and in total. [Store.CutReads] ends bodies early,
+// key and in total; [Store.RequestStats] gives the total as
+// objstore.RequestStats, so the Store is an objstore.RequestCounter like
+// the network backends. [Store.CutReads] ends bodies early,
 // [Store.FailNext] fails calls, [Store.SetLatency] delays every request
 // with a timer that respects the context (and testing/synctest's fake
 // time), and [Store.SetHook] calls a function before every request, which

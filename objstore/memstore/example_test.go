@@ -68,3 +68,30 @@ func ExampleStore_CutReads() {
 	// 1000 <nil> 2
 	// gets 3 body bytes 1000 faults 2
 }
+
+// The Store counts what it serves as an S3 server would count requests:
+// a Reader's resume after a cut body is one more Get.
+func ExampleStore_RequestStats() {
+	ctx := context.Background()
+	s := memstore.New()
+	s.SetRetryPolicy(objstore.RetryPolicy{BaseDelay: time.Millisecond})
+	if _, err := s.Put(ctx, "k", strings.NewReader("hello, world"), objstore.PutOptions{}); err != nil {
+		panic(err)
+	}
+	before := s.RequestStats()
+	s.CutReads("k", 5, 1)
+	r, err := s.NewRangeReader(ctx, "k", 0, -1, objstore.ReadOptions{})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		panic(err)
+	}
+	r.Close()
+	if _, err := s.Stat(ctx, "k"); err != nil {
+		panic(err)
+	}
+	d := s.RequestStats().Sub(before)
+	fmt.Printf("%d requests: %d gets, %d heads, %d bytes in\n", d.Requests(), d.Gets, d.Heads, d.BytesIn)
+	// Output: 3 requests: 2 gets, 1 heads, 12 bytes in
+}

@@ -186,6 +186,19 @@ func (s *Store) Stats(key string) Stats {
 	return Stats{}
 }
 
+// RequestStats returns the requests the Store served, as
+// objstore.RequestStats: [Store.Total] in that shape. Gets, Heads, Lists,
+// Puts and Deletes are Total's; Other is always 0; BytesIn is BodyBytes
+// (body bytes delivered to readers) and BytesOut is PutBytes (bytes
+// stored by successful Puts). ResetStats resets it too.
+func (s *Store) RequestStats() objstore.RequestStats {
+	t := s.Total()
+	return objstore.RequestStats{
+		Gets: t.Gets, Heads: t.Heads, Lists: t.Lists, Puts: t.Puts, Deletes: t.Deletes,
+		BytesIn: t.BodyBytes, BytesOut: t.PutBytes,
+	}
+}
+
 // Total returns the counters of all keys together.
 func (s *Store) Total() Stats {
 	s.inst.mu.Lock()

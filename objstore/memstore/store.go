@@ -40,7 +40,10 @@ type object struct {
 	obj  objstore.Object
 }
 
-var _ objstore.Store = (*Store)(nil)
+var (
+	_ objstore.Store          = (*Store)(nil)
+	_ objstore.RequestCounter = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {

@@ -115,6 +115,37 @@
 // off when the attempt returns. Transparent gzip decoding is also off, so
 // an object stored with Content-Encoding: gzip reads back as stored.
 //
+// # Counting requests
+//
+// The Store is an objstore.RequestCounter. With the HTTP client New
+// builds it counts at the transport, so every request on the wire counts
+// once: each attempt of the SDK's retryer, each GET a Reader sends to
+// resume a cut body, the GET answered 416 and the HeadObject after it for
+// a read at the object's end, InitiateMultipartUpload and
+// CompleteMultipartUpload (Other), each UploadPart (a Put), the
+// AbortMultipartUpload of a failed upload (Other) and the HeadObject
+// after a multipart upload. Requests are classified by method and query
+// (see objstore.RequestStats). BytesIn counts the body bytes read from
+// 2xx GetObject responses; BytesOut the body length of 2xx PutObject and
+// UploadPart requests. A request counts when its response arrives,
+// whatever the status; one that fails without a response counts if it
+// left for the server (it was written whole, or more of its body was read
+// than the transport's write buffer holds), so a request cancelled in the
+// short window before its headers were flushed is not counted.
+//
+// With Options.Client the store cannot reach the client's HTTP client:
+// the SDK keeps it in unexported options. It counts from a response
+// handler added to each call instead, and the SDK runs such handlers only
+// for 2xx responses. So with a caller's client the store counts the
+// requests answered 2xx, with their bytes, and misses every request that
+// failed: 4xx and 5xx answers (and so the attempts the SDK retried, and the
+// GET answered 416 before the HEAD of a read at the end), and transport
+// errors. Requests sent on that client by other code are not counted, and
+// a client addressing the bucket by CNAME is not classified correctly
+// (its URLs do not name the bucket). The client [Store.As] gives of a
+// store New built shares its counting transport: requests sent on it
+// directly count too.
+//
 // # Errors
 //
 // Service errors are classified by their OSS error code and HTTP status

@@ -78,7 +78,7 @@ func (s *Store) putObject(ctx context.Context, key string, data []byte, contentT
 	if contentType != "" {
 		req.ContentType = oss.Ptr(contentType)
 	}
-	res, err := s.client.PutObject(ctx, req)
+	res, err := s.client.PutObject(ctx, req, s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, mapError("put", key, err)
 	}
@@ -120,6 +120,7 @@ func (s *Store) upload(ctx context.Context, key string, r io.Reader, opts objsto
 		o.PartSize = partSize
 		o.ParallelNum = s.concurrency
 		o.LeavePartsOnError = false
+		o.ClientOptions = s.callOpts
 	})
 	res, err := u.UploadFrom(ctx, req, r)
 	if err != nil {
@@ -152,7 +153,7 @@ func (s *Store) upload(ctx context.Context, key string, r io.Reader, opts objsto
 	// compare against. It costs one request per upload of several parts;
 	// if it fails, the Complete response's attributes stand.
 	head := &oss.HeadObjectRequest{Bucket: oss.Ptr(s.bucket), Key: oss.Ptr(s.fullKey(key)), VersionId: res.VersionId}
-	if h, err := s.client.HeadObject(ctx, head); err == nil && h.ContentLength == size {
+	if h, err := s.client.HeadObject(ctx, head, s.callOpts...); err == nil && h.ContentLength == size {
 		obj.Version = version(h.ETag, h.VersionId)
 		if h.LastModified != nil {
 			obj.ModTime = *h.LastModified
@@ -173,7 +174,7 @@ func (s *Store) abort(ctx context.Context, key, uploadID string) {
 		Bucket:   oss.Ptr(s.bucket),
 		Key:      oss.Ptr(s.fullKey(key)),
 		UploadId: oss.Ptr(uploadID),
-	})
+	}, s.callOpts...)
 }
 
 // modTime returns the Last-Modified of a write response, or its Date (the

@@ -52,7 +52,7 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 		req.Range = oss.Ptr(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
 	}
 	pin(&req.IfMatch, &req.VersionId, v)
-	res, err := s.client.GetObject(ctx, req)
+	res, err := s.client.GetObject(ctx, req, s.callOpts...)
 	if err != nil {
 		var se *oss.ServiceError
 		if errors.As(err, &se) && (se.StatusCode == http.StatusRequestedRangeNotSatisfiable || se.Code == "InvalidRange") {
@@ -95,7 +95,7 @@ func (s *Store) openEmpty(ctx context.Context, key string, off int64, v objstore
 		Key:    oss.Ptr(s.fullKey(key)),
 	}
 	pin(&req.IfMatch, &req.VersionId, v)
-	res, err := s.client.HeadObject(ctx, req)
+	res, err := s.client.HeadObject(ctx, req, s.callOpts...)
 	if err != nil {
 		return nil, objstore.Object{}, mapError("read", key, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
 
+	"github.com/tierfs/tierfs/internal/reqcount"
 	"github.com/tierfs/tierfs/objstore"
 )
 
@@ -42,6 +43,8 @@ const (
 type Options struct {
 	// Client, if not nil, is used as is: Endpoint, Region, PathStyle and
 	// Credentials are then ignored, and Close does not touch the client.
+	// Its requests are counted only in part: see "Counting requests" in
+	// the package documentation.
 	Client *oss.Client
 
 	// Endpoint is the OSS endpoint, a host ("oss-cn-hangzhou.aliyuncs.com",
@@ -88,12 +91,16 @@ type Store struct {
 	partSize    int64
 	concurrency int
 	retry       objstore.RetryPolicy
+	pathStyle   bool                 // Options.PathStyle, for classifying requests
+	callOpts    []func(*oss.Options) // applied to every call; counts responses on a caller's client
+	counter     reqcount.Counter     // the requests sent; see requests.go
 	closed      atomic.Bool
 }
 
 var (
-	_ objstore.Store = (*Store)(nil)
-	_ io.Closer      = (*Store)(nil)
+	_ objstore.Store          = (*Store)(nil)
+	_ objstore.RequestCounter = (*Store)(nil)
+	_ io.Closer               = (*Store)(nil)
 )
 
 // New returns a Store for bucket, with every key under prefix (empty, or
@@ -139,14 +146,18 @@ func New(ctx context.Context, bucket, prefix string, opts *Options) (*Store, err
 		partSize:    o.PartSize,
 		concurrency: o.Concurrency,
 		retry:       o.Retry,
+		pathStyle:   o.PathStyle,
 	}
-	if s.client == nil {
-		cfg, hc, err := clientConfig(o)
-		if err != nil {
-			return nil, openError(err)
-		}
-		s.client, s.httpClient = oss.NewClient(cfg), hc
+	if s.client != nil {
+		s.callOpts = []func(*oss.Options){s.countResponses}
+		return s, nil
 	}
+	cfg, hc, err := clientConfig(o)
+	if err != nil {
+		return nil, openError(err)
+	}
+	hc.Transport = s.counter.Transport(hc.Transport, s.requestKind)
+	s.client, s.httpClient = oss.NewClient(cfg), hc
 	return s, nil
 }
 
@@ -370,7 +381,7 @@ func (s *Store) Stat(ctx context.Context, key string) (objstore.Object, error) {
 	res, err := s.client.HeadObject(ctx, &oss.HeadObjectRequest{
 		Bucket: oss.Ptr(s.bucket),
 		Key:    oss.Ptr(s.fullKey(key)),
-	})
+	}, s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, mapError("stat", key, err)
 	}
@@ -395,7 +406,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	_, err := s.client.DeleteObject(ctx, &oss.DeleteObjectRequest{
 		Bucket: oss.Ptr(s.bucket),
 		Key:    oss.Ptr(s.fullKey(key)),
-	})
+	}, s.callOpts...)
 	if err != nil {
 		var se *oss.ServiceError
 		if errors.As(err, &se) && se.Code == "NoSuchKey" {
@@ -435,7 +446,7 @@ func (s *Store) List(ctx context.Context, opts objstore.ListOptions) (objstore.L
 	if opts.Token != "" {
 		req.ContinuationToken = oss.Ptr(opts.Token)
 	}
-	res, err := s.client.ListObjectsV2(ctx, req)
+	res, err := s.client.ListObjectsV2(ctx, req, s.callOpts...)
 	if err != nil {
 		return objstore.ListPage{}, mapError(op, opts.Prefix, err)
 	}

@@ -80,5 +80,11 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(srv.ClearFaults)
 		},
 		MultipartSize: 256 << 10,
+		ServerStats: func(t *testing.T) objstore.RequestStats {
+			mu.Lock()
+			bucket := buckets[t]
+			mu.Unlock()
+			return srv.BucketStats(bucket).RequestStats()
+		},
 	})
 }

@@ -125,6 +125,44 @@
 // are retried by the SDK's standard retryer (3 attempts) before they are
 // returned, without a sentinel.
 //
+// # Counting requests
+//
+// The Store is an objstore.RequestCounter. It counts at the HTTP level, in
+// a wrapper around the transport of the client New builds, so every
+// request on the wire counts once: each attempt of the SDK's retryer,
+// each GET a Reader sends to resume a cut body, the GET answered 416 and
+// the HEAD after it for a read at the object's end, each UploadPart and
+// the create, complete and abort of a multipart upload. Requests are
+// classified by method and query (see objstore.RequestStats): a GET of the
+// bucket with listing parameters is a List, PUT ?partNumber&uploadId a
+// Put, POST ?uploads and ?uploadId and DELETE ?uploadId are Other.
+// BytesIn counts the body bytes read from 2xx GET responses (a body closed
+// early counts what was read); BytesOut the body length of 2xx PUTs.
+//
+// A request counts when its response arrives, whatever the status. One
+// that fails without a response counts if it left for the server: the
+// transport wrote it whole, flushed its headers to wait for 100 Continue,
+// or read more of its body than the transport's write buffer holds. So a
+// request cancelled in flight (the other parts of a failing upload) counts
+// if the server could have seen it; in the short window between writing
+// the headers into the buffer and flushing them, the store counts nothing
+// while the first bytes may still leave with the flush, and the server may
+// count one request more.
+//
+// With Options.HTTPClient the Store sends through a shallow copy of it
+// whose Transport is wrapped the same way: the counts are as exact, and
+// each redirect the client follows counts as the request it is. With
+// Options.Client, each call gets the counting wrapper on the client's HTTP
+// client: an *http.Client is copied and its Transport wrapped, as above;
+// any other aws.HTTPClient (the SDK's default BuildableClient among them)
+// is wrapped where the SDK calls Do, so a 307 or 308 redirect it follows
+// inside one Do counts once, and a failed request counts when the bounds
+// above allow (its write buffer size is not known, so 1 MiB is assumed).
+// Requests sent on that client by other code are not counted. The
+// other way round, the client [Store.As] gives shares the Store's counting
+// transport (unless it came from Options.Client): requests sent on it
+// directly count too.
+//
 // # As
 //
 // (*Store).As gives the *s3.Client to a **s3.Client:

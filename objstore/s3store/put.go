@@ -182,7 +182,7 @@ func (u *upload) single(body []byte) (objstore.Object, error) {
 	if u.opts.ContentType != "" {
 		in.ContentType = aws.String(u.opts.ContentType)
 	}
-	out, err := u.s.client.PutObject(u.ctx, in, noChecksums)
+	out, err := u.s.client.PutObject(u.ctx, in, u.s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, err
 	}
@@ -201,7 +201,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	if u.opts.ContentType != "" {
 		cin.ContentType = aws.String(u.opts.ContentType)
 	}
-	created, err := u.s.client.CreateMultipartUpload(u.ctx, cin, noChecksums)
+	created, err := u.s.client.CreateMultipartUpload(u.ctx, cin, u.s.callOpts...)
 	if err != nil {
 		u.putBuf(pending)
 		return objstore.Object{}, err
@@ -228,7 +228,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 				PartNumber:    aws.Int32(num),
 				Body:          bytes.NewReader(b),
 				ContentLength: aws.Int64(int64(len(b))),
-			}, noChecksums)
+			}, u.s.callOpts...)
 			if err != nil {
 				return fmt.Errorf("s3: part %d: %w", num, err)
 			}
@@ -278,7 +278,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 		Key:             aws.String(u.s.prefix + u.key),
 		UploadId:        uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
-	}, noChecksums)
+	}, u.s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, err
 	}
@@ -299,7 +299,7 @@ func (u *upload) abort(uploadID *string, cause error) error {
 		Bucket:   &u.s.bucket,
 		Key:      aws.String(u.s.prefix + u.key),
 		UploadId: uploadID,
-	}, noChecksums)
+	}, u.s.callOpts...)
 	if err != nil {
 		return fmt.Errorf("%w (abort of the multipart upload also failed: %v)", cause, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/tierfs/tierfs/internal/reqcount"
 	"github.com/tierfs/tierfs/objstore"
 )
 
@@ -46,8 +47,11 @@ type Options struct {
 	// Client, if not nil, is used as is: Endpoint, Region, PathStyle and
 	// HTTPClient must then be empty, since they would be ignored. The
 	// Store still asks for request and response checksums only when an
-	// operation requires them (see the package documentation), per call.
-	// Close does not close the idle connections of a Client given here.
+	// operation requires them (see the package documentation), and wraps
+	// the client's HTTP client to count its requests, per call; see
+	// "Counting requests" in the package documentation for what can be
+	// counted then. Close does not close the idle connections of a Client
+	// given here.
 	Client *s3.Client
 
 	// Endpoint is the base URL of an S3-compatible server, e.g.
@@ -60,11 +64,14 @@ type Options struct {
 	// PathStyle addresses buckets as endpoint/bucket/key instead of
 	// bucket.endpoint/key; most S3-compatible servers want it.
 	PathStyle bool
-	// HTTPClient sends the requests when Client is nil; it is used as is
-	// (AWS_CA_BUNDLE, for one, is not applied to it). Nil means a client
-	// with the transport the SDK's configuration chain builds (timeouts,
-	// TLS, AWS_CA_BUNDLE), up to 100 idle connections per host, and
-	// redirects not followed; Close closes its idle connections.
+	// HTTPClient sends the requests when Client is nil. The Store sends
+	// through a shallow copy of it whose Transport (nil meaning
+	// http.DefaultTransport) is wrapped to count requests; its timeout,
+	// redirect policy and cookie jar are kept, and AWS_CA_BUNDLE, for one,
+	// is not applied to it. Nil means a client with the transport the
+	// SDK's configuration chain builds (timeouts, TLS, AWS_CA_BUNDLE), up
+	// to 100 idle connections per host, and redirects not followed; Close
+	// closes its idle connections.
 	HTTPClient *http.Client
 
 	// PartSize is the size of one part of a multipart upload in bytes, and
@@ -115,14 +122,18 @@ type Store struct {
 	concurrency int
 	retry       objstore.RetryPolicy
 	versionIDs  bool
-	transport   *http.Transport // ours to close; nil when the caller gave the client
-	bufs        sync.Pool       // *[]byte of partSize bytes, for uploads
+	pathStyle   bool                // Options.PathStyle, for classifying requests
+	callOpts    []func(*s3.Options) // applied to every call: noChecksums, and counting on a caller's client
+	transport   *http.Transport     // ours to close; nil when the caller gave the client
+	bufs        sync.Pool           // *[]byte of partSize bytes, for uploads
+	counter     reqcount.Counter    // the requests sent; see requests.go
 	closed      atomic.Bool
 }
 
 var (
-	_ objstore.Store = (*Store)(nil)
-	_ io.Closer      = (*Store)(nil)
+	_ objstore.Store          = (*Store)(nil)
+	_ objstore.RequestCounter = (*Store)(nil)
+	_ io.Closer               = (*Store)(nil)
 )
 
 // New returns a Store over bucket, with keys under prefix (empty, or a
@@ -170,12 +181,15 @@ func New(ctx context.Context, bucket, prefix string, opts *Options) (*Store, err
 		concurrency: o.Concurrency,
 		retry:       o.Retry,
 		versionIDs:  o.VersionIDs,
+		pathStyle:   o.PathStyle,
 		client:      o.Client,
+		callOpts:    []func(*s3.Options){noChecksums},
 	}
 	if s.client != nil {
 		if o.Endpoint != "" || o.Region != "" || o.PathStyle || o.HTTPClient != nil {
 			return nil, newError(fs.ErrInvalid, fmt.Errorf("Options.Client excludes Endpoint, Region, PathStyle and HTTPClient"))
 		}
+		s.callOpts = append(s.callOpts, s.countCalls)
 		return s, nil
 	}
 	if err := s.buildClient(ctx, &o); err != nil {
@@ -200,7 +214,7 @@ func (s *Store) buildClient(ctx context.Context, o *Options) error {
 		cfg.Region = DefaultRegion
 	}
 	if o.HTTPClient != nil {
-		cfg.HTTPClient = o.HTTPClient
+		cfg.HTTPClient = s.countingClient(o.HTTPClient, s.requestKind)
 	} else {
 		// Take a copy of the transport the SDK configured (with
 		// AWS_CA_BUNDLE applied, if set) so that Close can close its idle
@@ -213,7 +227,7 @@ func (s *Store) buildClient(ctx context.Context, o *Options) error {
 		tr.MaxIdleConnsPerHost = 100
 		s.transport = tr
 		cfg.HTTPClient = &http.Client{
-			Transport: tr,
+			Transport: s.counter.Transport(tr, s.requestKind),
 			Timeout:   bc.GetTimeout(),
 			// S3 answers a wrong region with a 301; surface it as an
 			// error instead of following it (as the SDK's client does).
@@ -304,7 +318,7 @@ func (s *Store) head(ctx context.Context, key string, v objstore.Version) (objst
 	if v.ID != "" {
 		in.VersionId = aws.String(v.ID)
 	}
-	out, err := s.client.HeadObject(ctx, in, noChecksums)
+	out, err := s.client.HeadObject(ctx, in, s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, err
 	}
@@ -366,7 +380,7 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 	if v.ID != "" {
 		in.VersionId = aws.String(v.ID)
 	}
-	out, err := s.client.GetObject(ctx, in, noChecksums)
+	out, err := s.client.GetObject(ctx, in, s.callOpts...)
 	if err != nil {
 		if httpStatus(err) == http.StatusRequestedRangeNotSatisfiable {
 			// The range starts at or past the end. HEAD for the size: at
@@ -478,7 +492,7 @@ func (s *Store) List(ctx context.Context, opts objstore.ListOptions) (objstore.L
 	if opts.MaxKeys > 0 {
 		in.MaxKeys = aws.Int32(int32(min(opts.MaxKeys, 1<<31-1)))
 	}
-	out, err := s.client.ListObjectsV2(ctx, in, noChecksums)
+	out, err := s.client.ListObjectsV2(ctx, in, s.callOpts...)
 	if err != nil {
 		return objstore.ListPage{}, mapError("list", opts.Prefix, err, false)
 	}
@@ -533,7 +547,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check("delete", key); err != nil {
 		return err
 	}
-	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)}, noChecksums)
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)}, s.callOpts...)
 	if err != nil {
 		if classify(err) == fs.ErrNotExist && !isNoSuchBucket(err) {
 			return nil // some servers answer 404 for a missing key

@@ -111,6 +111,13 @@ func harness(srv *s3test.Server, newSite func(t *testing.T) site) storetest.Harn
 			srv.InjectFault(s3test.Fault{Kind: kind, Method: "GET", Bucket: st.bucket, Key: st.prefix + key, AfterBytes: after, Times: times})
 		},
 		MultipartSize: s3store.MinPartSize,
+		ServerStats: func(t *testing.T) objstore.RequestStats {
+			v, ok := sites.Load(t)
+			if !ok {
+				t.Fatal("ServerStats before New")
+			}
+			return srv.BucketStats(v.(site).bucket).RequestStats()
+		},
 	}
 }
 

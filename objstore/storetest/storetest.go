@@ -13,6 +13,9 @@
 // for every range at the edges, errors that wrap the right sentinels,
 // listing order and pagination, version pinning across overwrites, cut
 // bodies resumed without a wrong or missing byte, and cancelled contexts.
+// For a store that is an [objstore.RequestCounter] it also checks the
+// counts of a scripted sequence of calls, step by step, and with
+// [Harness.ServerStats] that they equal the service's own.
 package storetest
 
 import (
@@ -46,6 +49,13 @@ type Harness struct {
 	// uploads in parts; the suite then puts objects of about 2.5 times it,
 	// with the size known and unknown, and reads them back.
 	MultipartSize int64
+	// ServerStats, if not nil, returns the requests the service behind
+	// the store that t's New made has counted so far (at least those on
+	// the store's bucket), as the service itself counted them. When the
+	// store is an [objstore.RequestCounter], the RequestStats case then
+	// checks that the store's counts move exactly as the service's do, at
+	// every step. Nil checks the store's counts against the steps alone.
+	ServerStats func(t *testing.T) objstore.RequestStats
 }
 
 // Run runs the conformance suite as subtests of t.
@@ -73,6 +83,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentReads", testConcurrentReads},
 		{"Multipart", testMultipart},
 		{"CutBody", testCutBody},
+		{"RequestStats", testRequestStats},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h) })
@@ -805,4 +816,173 @@ func testCutBody(t *testing.T, h Harness) {
 	} else if !errors.Is(err, objstore.ErrChanged) {
 		t.Errorf("resume after an overwrite: err = %v, want objstore.ErrChanged", err)
 	}
+}
+
+// testRequestStats runs a scripted sequence of calls and checks, after
+// each, how the store's RequestStats moved: the kinds the call must have
+// used, none it must not, the exact object bytes, and (with
+// Harness.ServerStats) equality with the service's own counts.
+func testRequestStats(t *testing.T, h Harness) {
+	s := h.New(t)
+	rc, ok := s.(objstore.RequestCounter)
+	if !ok {
+		t.Skipf("storetest: %T is not an objstore.RequestCounter", s)
+	}
+	// want checks the delta d of one step; it reports a problem or "".
+	type want func(d objstore.RequestStats) string
+	step := func(name string, check want, fn func() error) {
+		t.Helper()
+		var srv0 objstore.RequestStats
+		if h.ServerStats != nil {
+			srv0 = h.ServerStats(t)
+		}
+		st0 := rc.RequestStats()
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		d := rc.RequestStats().Sub(st0)
+		t.Logf("%s: %+v", name, d)
+		if d.Requests() < 1 {
+			t.Errorf("%s: no request counted: %+v", name, d)
+		}
+		if msg := check(d); msg != "" {
+			t.Errorf("%s: store counted %+v: %s", name, d, msg)
+		}
+		if h.ServerStats != nil {
+			if ds := h.ServerStats(t).Sub(srv0); ds != d {
+				t.Errorf("%s: store counted %+v\nserver counted %+v", name, d, ds)
+			}
+		}
+	}
+	// none reports the fields of d among names that are not zero.
+	none := func(d objstore.RequestStats, names ...string) string {
+		vals := map[string]int64{
+			"Gets": d.Gets, "Heads": d.Heads, "Lists": d.Lists, "Puts": d.Puts, "Deletes": d.Deletes,
+			"Other": d.Other, "BytesIn": d.BytesIn, "BytesOut": d.BytesOut,
+		}
+		var bad []string
+		for _, n := range names {
+			if vals[n] != 0 {
+				bad = append(bad, fmt.Sprintf("%s %d, want 0", n, vals[n]))
+			}
+		}
+		return strings.Join(bad, "; ")
+	}
+	read := func(key string, off, length int64, want []byte) func() error {
+		return func() error {
+			got, err := readRange(t.Context(), s, key, off, length, objstore.Version{})
+			if err == nil && !bytes.Equal(got, want) {
+				err = fmt.Errorf("read [%d,+%d): wrong bytes", off, length)
+			}
+			return err
+		}
+	}
+	putBody := func(key string, data []byte, size int64) func() error {
+		return func() error {
+			obj, err := s.Put(t.Context(), key, io.MultiReader(bytes.NewReader(data)), objstore.PutOptions{Size: size})
+			if err == nil && obj.Size != int64(len(data)) {
+				err = fmt.Errorf("the put returned size %d, want %d", obj.Size, len(data))
+			}
+			return err
+		}
+	}
+	readStep := func(n int64) want {
+		return func(d objstore.RequestStats) string {
+			if d.Gets < 1 || d.BytesIn != n {
+				return fmt.Sprintf("want at least 1 Get and BytesIn %d (the test servers honour ranges)", n)
+			}
+			return none(d, "Puts", "Deletes", "Lists", "BytesOut")
+		}
+	}
+	putStep := func(n int64, multipart bool) want {
+		return func(d objstore.RequestStats) string {
+			if d.Puts < 1 || d.BytesOut != n {
+				return fmt.Sprintf("want at least 1 Put and BytesOut %d", n)
+			}
+			if multipart && (d.Puts < 3 || d.Other < 2) {
+				return "want 3 or more part Puts and at least 2 Other (create, complete) for a multipart upload"
+			}
+			return none(d, "Gets", "Deletes", "Lists", "BytesIn")
+		}
+	}
+
+	const size = 100_000
+	data := Data(20, size)
+	step("Put small", putStep(size, false), putBody("counted", data, size))
+	step("Stat", func(d objstore.RequestStats) string {
+		if d.Heads < 1 {
+			return "want at least 1 Head"
+		}
+		return none(d, "Gets", "Puts", "Deletes", "Lists", "Other", "BytesIn", "BytesOut")
+	}, func() error { _, err := s.Stat(t.Context(), "counted"); return err })
+	step("ranged read", readStep(3000), read("counted", 1000, 3000, data[1000:4000]))
+	step("read to the end", readStep(5000), read("counted", size-5000, -1, data[size-5000:]))
+	// A read from the end to the end: S3 answers its GET with 416, and the
+	// store learns the size from a HEAD.
+	step("empty read at the end", func(d objstore.RequestStats) string {
+		if d.Gets+d.Heads < 1 {
+			return "want a Get or a Head"
+		}
+		return none(d, "Puts", "Deletes", "Lists", "BytesIn", "BytesOut")
+	}, read("counted", size, -1, nil))
+	step("zero-length read at the end", func(d objstore.RequestStats) string {
+		if d.Gets+d.Heads < 1 {
+			return "want a Get or a Head"
+		}
+		return none(d, "Puts", "Deletes", "Lists", "BytesIn", "BytesOut")
+	}, read("counted", size, 0, nil))
+	step("List", func(d objstore.RequestStats) string {
+		if d.Lists < 1 {
+			return "want at least 1 List"
+		}
+		return none(d, "Gets", "Heads", "Puts", "Deletes", "BytesIn", "BytesOut")
+	}, func() error {
+		page, err := s.List(t.Context(), objstore.ListOptions{Prefix: "count"})
+		if err == nil && (len(page.Objects) != 1 || page.Objects[0].Key != "counted") {
+			err = fmt.Errorf("the listing is %+v, want the one object", page)
+		}
+		return err
+	})
+	// Unknown size: the store finds the length by reading.
+	step("Put small, unknown size", putStep(size, false), putBody("counted-unknown", data, 0))
+	big := int64(300_000)
+	multipart := h.MultipartSize > 0
+	if multipart {
+		big = h.MultipartSize*5/2 + 12345
+	}
+	bigData := Data(21, int(big))
+	step("Put large", putStep(big, multipart), putBody("counted-big", bigData, big))
+	step("Put large, unknown size", putStep(big, multipart), putBody("counted-big-unknown", bigData, 0))
+	step("read large", readStep(big), read("counted-big", 0, -1, bigData))
+	deleteStep := func(d objstore.RequestStats) string {
+		if d.Deletes < 1 {
+			return "want at least 1 Delete"
+		}
+		return none(d, "Gets", "Heads", "Puts", "Lists", "BytesIn", "BytesOut")
+	}
+	step("Delete", deleteStep, func() error { return s.Delete(t.Context(), "counted-big") })
+	step("Delete missing", deleteStep, func() error { return s.Delete(t.Context(), "never-was") })
+	step("Stat missing", func(d objstore.RequestStats) string {
+		if d.Heads < 1 {
+			return "want at least 1 Head"
+		}
+		return none(d, "Gets", "Puts", "Deletes", "Lists", "BytesIn", "BytesOut")
+	}, func() error {
+		if _, err := s.Stat(t.Context(), "counted-big"); !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("stat of a deleted key: %v, want fs.ErrNotExist", err)
+		}
+		return nil
+	})
+	if h.CutReads == nil {
+		return
+	}
+	// Cut bodies: every resume is one more Get; BytesIn counts what the
+	// Reader received, the cut bodies' bytes included, exactly once.
+	h.CutReads(t, "counted", 20_000, 2)
+	step("read with 2 cut bodies", func(d objstore.RequestStats) string {
+		if d.Gets < 3 || d.BytesIn != size {
+			return fmt.Sprintf("want at least 3 Gets (2 cut, 1 whole) and BytesIn %d", size)
+		}
+		return none(d, "Puts", "Deletes", "Lists", "BytesOut")
+	}, read("counted", 0, -1, data))
 }
