@@ -38,6 +38,10 @@ type Stats struct {
 	// CancelledLoads counts loads stopped because nobody wanted them any
 	// more.
 	Loads, SharedFetches, CancelledLoads int64
+	// PromotionsDropped counts blocks found in a lower tier whose copy to
+	// the tiers above was skipped because too many were queued; they are
+	// promoted on a later read.
+	PromotionsDropped int64
 	// ExtentHits counts reads served from a cached extent (bytes smaller
 	// than a block that a sparse read or an open fetched); Extents is how
 	// many are indexed now.
@@ -65,7 +69,7 @@ func (fsys *FS) Stats() Stats {
 	s := Stats{
 		PeerBytesServed: cs.PeerBytesServed, OriginBytesServed: cs.OriginBytesServed,
 		OriginFetches: cs.OriginFetches, OriginErrors: cs.OriginErrors,
-		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled,
+		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped,
 		ExtentHits: cs.ExtentHits, Extents: cs.Extents,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
 		Prefetch: fsys.pf.Stats(),

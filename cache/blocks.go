@@ -104,6 +104,7 @@ type Blocks struct {
 	log       *slog.Logger
 	budget    Budget // nil: loads are not budgeted
 	extents   *extents
+	promoter  *promoter
 
 	stats  counters
 	closed atomic.Bool
@@ -167,6 +168,14 @@ func New(cfg Config) (*Blocks, error) {
 	}
 	b.extents = newExtents(cfg.MaxExtents, b.deleteExtent)
 	b.stats.init(len(cfg.Tiers))
+	if len(cfg.Tiers) > 1 {
+		b.promoter = newPromoter(b)
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.promoter.run(b.stop)
+		}()
+	}
 	return b, nil
 }
 
@@ -177,16 +186,20 @@ func (b *Blocks) BlockSize() int64 { return b.blockSize }
 func (b *Blocks) srcPeer() int   { return len(b.tiers) }
 func (b *Blocks) srcOrigin() int { return len(b.tiers) + 1 }
 
-// Cached reports whether the first tier holds block idx of obj, or a load
-// of it is under way, without reading it or changing any statistics: for
-// planning which blocks to load.
+// Cached reports whether a tier holds block idx of obj, or a load of it
+// is under way, without reading it or changing any statistics: for
+// planning which blocks to load. A read of a block a lower tier holds is
+// served from there in place (and the block promoted behind it), so it
+// needs no load.
 func (b *Blocks) Cached(obj objstore.Object, idx int64) bool {
 	if b.closed.Load() {
 		return false
 	}
 	key := Key(b.storeID, obj, b.blockSize, idx)
-	if len(b.tiers) > 0 && b.tiers[0].Contains(key) {
-		return true
+	for _, t := range b.tiers {
+		if t.Contains(key) {
+			return true
+		}
 	}
 	b.mu.Lock()
 	_, loading := b.flights[key]
@@ -264,9 +277,13 @@ func (b *Blocks) Ensure(ctx context.Context, obj objstore.Object, idx int64) err
 	}
 }
 
-// Wait returns when no load is in progress: every block loaded so far has
-// been offered to the tiers. Loads started meanwhile are waited for too.
+// Wait returns when no load or promotion is in progress: every block
+// loaded so far has been offered to the tiers. Loads started meanwhile are
+// waited for too.
 func (b *Blocks) Wait() {
+	if b.promoter != nil {
+		defer b.promoter.wait()
+	}
 	for {
 		b.mu.Lock()
 		var f *flight

@@ -15,9 +15,9 @@ type ReadOptions struct {
 	// Sparse serves a miss by fetching only the bytes asked for, which are
 	// then cached as an extent (see the package doc), instead of loading
 	// the whole block: right for random small reads, which whole blocks
-	// would amplify. A block already being loaded is waited for instead,
-	// and a block a lower tier holds is read from it in place, without
-	// copying the whole block up.
+	// would amplify. A block already being loaded is waited for instead.
+	// A sparse read of a block a lower tier holds does not promote it: a
+	// small read is no reason to copy a whole block up.
 	Sparse bool
 }
 
@@ -27,12 +27,13 @@ type ReadOptions struct {
 // longer has in that version fails with an error wrapping
 // objstore.ErrChanged.
 //
-// Each block the read touches is looked up once: the first tier, then
-// (for a sparse read) the lower tiers in place, then the extents, then a
-// load in progress; a miss loads the whole block through the lookup chain
-// (reserving its bytes from Config.Budget, waiting for them under ctx) or,
-// for a sparse read, fetches only the bytes asked for. Sparse misses of
-// consecutive blocks are fetched with one request.
+// Each block the read touches is looked up once: the first tier, then the
+// extents, then the lower tiers in place (a whole read has the block
+// promoted to the tiers above behind it), then a load in progress; a miss
+// loads the whole block through the lookup chain (reserving its bytes from
+// Config.Budget, waiting for them under ctx) or, for a sparse read,
+// fetches only the bytes asked for. Sparse misses of consecutive blocks
+// are fetched with one request.
 func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off int64, opts ReadOptions) (int, error) {
 	if b.closed.Load() {
 		return 0, fmt.Errorf("cache: read %q: %w", obj.Key, fs.ErrClosed)
@@ -99,17 +100,21 @@ func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, 
 		}
 	}
 	// An extent (kept mostly by the first tier) before a lower tier's
-	// whole block: a whole read loads the block from a lower tier,
-	// filling the tiers above; a sparse read reads it there in place.
+	// whole block, which is read there in place; a whole read has the
+	// block promoted to the tiers above behind it (see promote.go).
 	if b.readExtent(ctx, key, dst, boff) {
 		return false, nil
 	}
-	for i := 1; sparse && i < len(b.tiers); i++ {
+	for i := 1; i < len(b.tiers); i++ {
 		if !b.tiers[i].Contains(key) {
 			b.stats.tiers[i].misses.Add(1)
 			continue
 		}
 		if b.readTier(ctx, i, key, dst, boff) {
+			if !sparse {
+				_, blen, _ := BlockSpan(idx, obj.Size, b.blockSize)
+				b.promoter.offer(key, blen, i)
+			}
 			return false, nil
 		}
 	}

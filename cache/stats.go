@@ -16,6 +16,8 @@ type TierStats struct {
 	Misses int64
 	// Promotions counts blocks found in a lower tier and offered to this
 	// one (which may still decline them; see its Dropped count).
+	// Promotions happen behind the reads that found the block (see the
+	// package doc); the tier's own ReadAt count includes their reads.
 	Promotions int64
 	// BytesServed counts bytes copied from this tier to readers.
 	BytesServed int64
@@ -29,6 +31,9 @@ type Stats struct {
 	// a load another had started instead of starting one; Cancelled
 	// counts loads stopped because no holder wanted them any more.
 	Loads, Shared, Cancelled int64
+	// PromotionsDropped counts promotions skipped because the queue of
+	// promotions was full; the block is promoted on a later read.
+	PromotionsDropped int64
 	// ExtentHits counts reads served from a cached extent (a range
 	// smaller than a block, cached by a sparse read or an open); Extents
 	// is how many are indexed now.
@@ -50,16 +55,17 @@ type tierCounters struct {
 }
 
 type counters struct {
-	tiers         []tierCounters
-	served        []atomic.Int64 // by source: tiers, then peer, then origin
-	loads, shared atomic.Int64
-	cancelled     atomic.Int64
-	extentHits    atomic.Int64
-	peerHits      atomic.Int64
-	peerErrors    atomic.Int64
-	originFetches atomic.Int64
-	originBytes   atomic.Int64
-	originErrors  atomic.Int64
+	tiers             []tierCounters
+	served            []atomic.Int64 // by source: tiers, then peer, then origin
+	loads, shared     atomic.Int64
+	cancelled         atomic.Int64
+	promotionsDropped atomic.Int64
+	extentHits        atomic.Int64
+	peerHits          atomic.Int64
+	peerErrors        atomic.Int64
+	originFetches     atomic.Int64
+	originBytes       atomic.Int64
+	originErrors      atomic.Int64
 }
 
 func (c *counters) init(tiers int) {
@@ -71,7 +77,7 @@ func (c *counters) init(tiers int) {
 func (b *Blocks) Stats() Stats {
 	c := &b.stats
 	s := Stats{
-		Loads: c.loads.Load(), Shared: c.shared.Load(), Cancelled: c.cancelled.Load(),
+		Loads: c.loads.Load(), Shared: c.shared.Load(), Cancelled: c.cancelled.Load(), PromotionsDropped: c.promotionsDropped.Load(),
 		ExtentHits: c.extentHits.Load(), Extents: int64(b.extents.len()),
 		PeerHits: c.peerHits.Load(), PeerErrors: c.peerErrors.Load(), PeerBytesServed: c.served[b.srcPeer()].Load(),
 		OriginFetches: c.originFetches.Load(), OriginBytes: c.originBytes.Load(), OriginErrors: c.originErrors.Load(),
