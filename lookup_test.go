@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tierfs/tierfs"
+	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/objstore/memstore"
 	"github.com/tierfs/tierfs/objstore/storetest"
@@ -292,4 +293,71 @@ func heapInUse() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
+}
+
+// A warm-disk restart run over an S3-protocol server: the FS's request
+// counts equal what the server counted, request by request, in each
+// phase: a cold read (with a listing, a HEAD and a file's first bytes), a
+// restart served from disk, random reads twice.
+func TestStatsEqualServerAcrossRestart(t *testing.T) {
+	srv, s := s3Store(t, s3test.Shaping{})
+	data := storetest.Data(5, 6*lkBlock+1234)
+	for name, body := range map[string][]byte{"d/big": data, "d/small": data[:5000]} {
+		if _, err := s.Put(t.Context(), name, bytes.NewReader(body), objstore.PutOptions{Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	equal := func(what string, fsys *tierfs.FS) {
+		t.Helper()
+		got, want := fsys.Stats().Requests, srv.BucketStats("test").RequestStats()
+		if got != want {
+			t.Errorf("%s: Stats().Requests = %+v; the server counted %+v", what, got, want)
+		}
+	}
+	run := func(what string) {
+		srv.ResetStats()
+		fsys := lkFS(t, s, dir)
+		defer fsys.Close()
+		if _, err := fsys.ReadDir("d"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fsys.Stat("d/small"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fsys.ReadFile("d/small"); err != nil || !bytes.Equal(got, data[:5000]) {
+			t.Fatalf("small: %v", err)
+		}
+		readAllAt(t, fsys, "d/big", data, 100<<10)
+		fsys.WaitLoads()
+		equal(what+": after reading", fsys)
+		f, err := fsys.Open("d/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r := rand.New(rand.NewPCG(1, 2))
+		p := make([]byte, 3000)
+		offs := make([]int64, 40)
+		for i := range offs {
+			offs[i] = r.Int64N(int64(len(data) - len(p)))
+		}
+		for range 2 {
+			for _, off := range offs {
+				if _, err := f.(io.ReaderAt).ReadAt(p, off); err != nil || !bytes.Equal(p, data[off:off+int64(len(p))]) {
+					t.Fatalf("random read at %d: %v", off, err)
+				}
+			}
+		}
+		fsys.WaitLoads()
+		equal(what+": after random reads", fsys)
+	}
+	run("cold")
+	if st := srv.BucketStats("test"); st.Gets == 0 || st.Lists == 0 || st.Heads == 0 {
+		t.Fatalf("the cold run made no GET, LIST or HEAD: %+v", st)
+	}
+	run("restart from disk")
+	if st := srv.BucketStats("test"); st.BodyBytes > 256<<10 {
+		t.Errorf("restart from disk: %d bytes from the server, want only metadata and first bytes", st.BodyBytes)
+	}
 }
