@@ -34,18 +34,23 @@
 // Opening a file the metadata cache does not know sends one ranged GET
 // of its first 128 KiB, not a HEAD: the answer says the file exists, gives
 // its size and version, and brings the bytes its first reads need, so the
-// first byte costs one round trip. A file smaller than that is read with
-// that one request, and a program that reads only a file's first bytes
-// (within the first half of them) starts no readahead.
+// first byte costs one round trip. The bytes go to the cache's tiers
+// (within their budgets), not to the file. A file smaller than that is
+// read with that one request ([FS.ReadFile] too), and a program that reads
+// only a file's first bytes (within the first half of them) starts no
+// readahead. [FS.Stat] of an unknown name is one HEAD.
 //
 // # Caching
 //
 // Objects are read in blocks (8 MiB by default; [WithBlockSize]). A block
-// is looked up in the memory tier, then the disk tier, then fetched from
-// the store with a ranged read pinned to the version, filling the tiers on
-// the way back. Concurrent reads of one block share one fetch. Sequential
-// readers are read ahead of and random readers fetch only what they ask
-// (package prefetch; [WithReadahead]). The memory
+// is looked up in the memory tier, then the disk tier (read in place, and
+// promoted to memory behind the read), then fetched from the store with a
+// ranged read pinned to the version, filling the tiers on the way back
+// (package cache). Concurrent reads of one block share one fetch.
+// Sequential readers are read ahead of; random readers fetch only what
+// they ask, which is kept for the next time (package prefetch;
+// [WithReadahead]). [FS.Stats] counts the requests the store saw by kind
+// and, per tier, lookups, promotions and bytes served. The memory
 // tier defaults to an eighth of the memory available to the process;
 // [WithMemoryCache] sets it and [WithDiskCache] adds disk tiers, which a
 // later process on the same directories finds again.
