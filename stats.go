@@ -38,6 +38,8 @@ type Stats struct {
 	// CancelledLoads counts loads stopped because nobody wanted them any
 	// more.
 	Loads, SharedFetches, CancelledLoads int64
+	// LoadsInFlight is the number of block loads running now.
+	LoadsInFlight int64
 	// PromotionsDropped counts blocks found in a lower tier whose copy to
 	// the tiers above was skipped because too many were queued; they are
 	// promoted on a later read.
@@ -69,7 +71,7 @@ func (fsys *FS) Stats() Stats {
 	s := Stats{
 		PeerBytesServed: cs.PeerBytesServed, OriginBytesServed: cs.OriginBytesServed,
 		OriginFetches: cs.OriginFetches, OriginErrors: cs.OriginErrors,
-		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped,
+		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped, LoadsInFlight: cs.LoadsInFlight,
 		ExtentHits: cs.ExtentHits, Extents: cs.Extents,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
 		Prefetch: fsys.pf.Stats(),

@@ -556,22 +556,24 @@ func TestPartialAcrossBlocks(t *testing.T) {
 		t.Errorf("after it: %d extents, %d tier entries; want 2 extents and 3 whole blocks", st.Extents, mt.len())
 	}
 	// Shifted by 3 bytes: block 0's part and blocks 1–3 are held; block
-	// 4's part is 3 bytes longer than its extent, so it is fetched.
+	// 4's part is 3 bytes longer than its extent: its extent serves all
+	// but those 3, which are fetched.
 	s.ResetStats()
 	off += 3
 	clear(p)
 	if _, err := b.ReadAt(t.Context(), obj, p, off, sparse); err != nil || !bytes.Equal(p, data[off:off+n]) {
 		t.Fatalf("overlapping sparse read: %v", err)
 	}
-	if st := s.Total(); st.Gets != 1 || st.BodyBytes != blockSize/2+3 {
-		t.Errorf("overlapping sparse read: %d GETs of %d bytes; want 1 of %d", st.Gets, st.BodyBytes, blockSize/2+3)
+	if st := s.Total(); st.Gets != 1 || st.BodyBytes != 3 {
+		t.Errorf("overlapping sparse read: %d GETs of %d bytes; want 1 of 3", st.Gets, st.BodyBytes)
 	}
-	// Blocks 3 (held) and 5 (not) around 4 (not whole): one run fails
-	// after the held block; the bytes before it are reported.
+	// Block 3 (held), block 4 (its first half and 3 bytes held as
+	// extents) and 5 (not): the run after the extents fails; the bytes
+	// before it are reported.
 	s.FailNext(memstore.OpRead, "obj", fs.ErrPermission, 1)
 	p = make([]byte, 3*blockSize)
 	got, err := b.ReadAt(t.Context(), obj, p, 3*blockSize, sparse)
-	if !errors.Is(err, fs.ErrPermission) || got != blockSize || !bytes.Equal(p[:got], data[3*blockSize:4*blockSize]) {
-		t.Errorf("failed run: %d, %v; want %d bytes and fs.ErrPermission", got, err, blockSize)
+	if want := blockSize + blockSize/2 + 3; !errors.Is(err, fs.ErrPermission) || got != want || !bytes.Equal(p[:got], data[3*blockSize:3*blockSize+want]) {
+		t.Errorf("failed run: %d, %v; want %d bytes and fs.ErrPermission", got, err, want)
 	}
 }

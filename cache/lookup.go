@@ -67,6 +67,7 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 	b.wg.Add(1)
 	b.mu.Unlock()
 	b.stats.loads.Add(1)
+	b.stats.running.Add(1)
 	stopAfter := context.AfterFunc(b.stop, func() { abandon(errClosing) })
 	from := 0
 	if demand && len(b.tiers) > 0 {
@@ -74,6 +75,7 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 	}
 	go func() {
 		defer b.wg.Done()
+		defer b.stats.running.Add(-1)
 		defer cancel()
 		defer stopAfter()
 		err := b.lookup(fctx, obj, idx, off, f, from, opts.Local)
@@ -235,23 +237,34 @@ func (b *Blocks) originFailed(ctx context.Context) {
 	}
 }
 
-// readPrefix copies into f an extent that starts the block, from the first
-// tier that has it, and returns its length (0 if none).
+// readPrefix copies into f the extents that start the block, one after
+// the other as long as they join up (an open's first bytes, a young
+// stream's fetches), from the first tier that has each, and returns how
+// many bytes they gave (0 if none).
 func (b *Blocks) readPrefix(ctx context.Context, key string, f *flight) int64 {
-	e, ok := b.extents.find(key, 0, 1)
-	if !ok || e.end > int64(len(f.data)) {
-		return 0
-	}
-	for i, t := range b.tiers {
-		n, err := t.ReadAt(ctx, e.key, f.data[:e.end], 0)
-		if int64(n) == e.end && (err == nil || err == io.EOF) {
-			b.stats.extentHits.Add(1)
-			f.advance(e.end, i)
-			return e.end
+	var pre int64
+	for pre < int64(len(f.data)) {
+		e, ok := b.extents.find(key, pre, pre+1)
+		if !ok || e.end > int64(len(f.data)) {
+			break
 		}
+		got := false
+		for i, t := range b.tiers {
+			n, err := t.ReadAt(ctx, e.key, f.data[pre:e.end], pre-e.start)
+			if int64(n) == e.end-pre && (err == nil || err == io.EOF) {
+				b.stats.extentHits.Add(1)
+				f.advance(e.end, i)
+				got = true
+				break
+			}
+		}
+		if !got {
+			b.extents.forget1(key, e)
+			break
+		}
+		pre = e.end
 	}
-	b.extents.forget1(key, e)
-	return 0
+	return pre
 }
 
 // fill offers data to the tiers above tier `below`, counting promotions

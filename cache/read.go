@@ -19,6 +19,12 @@ type ReadOptions struct {
 	// A sparse read of a block a lower tier holds does not promote it: a
 	// small read is no reason to copy a whole block up.
 	Sparse bool
+	// Ahead, for a sparse read, extends the fetch of a miss that reaches
+	// the read's end by up to this many bytes past it (within the object,
+	// and stopping at a block a tier holds or a load brings): the reader
+	// of a young sequential stream gets its next bytes with the same
+	// request. They are kept as extents like the rest.
+	Ahead int64
 }
 
 // ReadAt reads len(p) bytes of obj's version at off, with the io.ReaderAt
@@ -52,7 +58,11 @@ func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off 
 		if run < 0 {
 			return nil
 		}
-		err := b.fetchRange(ctx, obj, p[run:done], off+run)
+		var ahead int64
+		if opts.Sparse && done == want {
+			ahead = b.aheadRoom(obj, off+want, opts.Ahead)
+		}
+		err := b.fetchRange(ctx, obj, p[run:done], off+run, ahead)
 		if err == nil {
 			run = -1
 		}
@@ -63,6 +73,17 @@ func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off 
 		idx := pos / b.blockSize
 		boff := pos - idx*b.blockSize
 		n := min(want-done, b.blockSize-boff)
+		if opts.Sparse {
+			// An extent that covers the start of this block's part: its
+			// bytes are served, and only the rest is looked up.
+			if got := b.readExtentStart(ctx, Key(b.storeID, obj, b.blockSize, idx), p[done:done+n], boff); got > 0 {
+				if ferr := fetchRun(); ferr != nil {
+					return int(run), ferr
+				}
+				done += got
+				continue
+			}
+		}
 		miss, err := b.readBlock(ctx, obj, idx, p[done:done+n], boff, opts.Sparse)
 		if err == nil && miss {
 			if run < 0 {
@@ -175,26 +196,69 @@ func (b *Blocks) readExtent(ctx context.Context, key string, dst []byte, boff in
 	return false
 }
 
+// readExtentStart copies into dst the bytes of an extent of block key that
+// covers boff but ends before boff+len(dst), from the first tier that
+// holds it, and returns how many (0 if there is no such extent).
+func (b *Blocks) readExtentStart(ctx context.Context, key string, dst []byte, boff int64) int64 {
+	e, ok := b.extents.find(key, boff, boff+1)
+	if !ok || e.end >= boff+int64(len(dst)) {
+		return 0 // none, or one that covers it all (readBlock serves it)
+	}
+	part := dst[:e.end-boff]
+	for i, t := range b.tiers {
+		n, err := t.ReadAt(ctx, e.key, part, boff-e.start)
+		if n == len(part) && (err == nil || err == io.EOF) {
+			b.stats.extentHits.Add(1)
+			b.stats.served[i].Add(int64(n))
+			return int64(n)
+		}
+	}
+	b.extents.forget1(key, e)
+	return 0
+}
+
 // fetchRange fetches the bytes [start, start+len(dst)) of obj from the
 // origin with one request, and keeps each block's part of them as an
 // extent.
-func (b *Blocks) fetchRange(ctx context.Context, obj objstore.Object, dst []byte, start int64) error {
+func (b *Blocks) fetchRange(ctx context.Context, obj objstore.Object, dst []byte, start, ahead int64) error {
+	buf := dst
+	if ahead > 0 {
+		buf = make([]byte, int64(len(dst))+ahead)
+	}
 	b.stats.originFetches.Add(1)
-	r, err := b.store.NewRangeReader(ctx, obj.Key, start, int64(len(dst)), objstore.ReadOptions{Version: obj.Version})
+	r, err := b.store.NewRangeReader(ctx, obj.Key, start, int64(len(buf)), objstore.ReadOptions{Version: obj.Version})
 	if err != nil {
 		b.stats.originErrors.Add(1)
 		return err
 	}
 	defer r.Close()
-	n, err := io.ReadFull(r, dst)
+	n, err := io.ReadFull(r, buf)
 	b.stats.originBytes.Add(int64(n))
 	if err != nil {
 		b.stats.originErrors.Add(1)
 		return fmt.Errorf("cache: read %q at %d: %w", obj.Key, start, err)
 	}
-	b.stats.served[b.srcOrigin()].Add(int64(n))
-	b.keep(ctx, obj, start, dst)
+	copy(dst, buf)
+	b.stats.served[b.srcOrigin()].Add(int64(len(dst)))
+	b.keep(ctx, obj, start, buf)
 	return nil
+}
+
+// aheadRoom returns how many bytes past end (up to ahead) a sparse fetch
+// may take in: within the object, and not into a block that a tier holds
+// or a load is bringing.
+func (b *Blocks) aheadRoom(obj objstore.Object, end, ahead int64) int64 {
+	if ahead <= 0 || len(b.tiers) == 0 {
+		return 0 // nothing would keep the bytes
+	}
+	stop := min(obj.Size, end+ahead)
+	for idx := end / b.blockSize; idx*b.blockSize < stop; idx++ {
+		if idx*b.blockSize > end-1 && b.Cached(obj, idx) {
+			stop = idx * b.blockSize
+			break
+		}
+	}
+	return max(stop-end, 0)
 }
 
 // Keep offers bytes of obj at off that the caller fetched from the origin

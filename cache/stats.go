@@ -31,6 +31,9 @@ type Stats struct {
 	// a load another had started instead of starting one; Cancelled
 	// counts loads stopped because no holder wanted them any more.
 	Loads, Shared, Cancelled int64
+	// LoadsInFlight is the number of loads running now, cancelled ones
+	// still winding down included.
+	LoadsInFlight int64
 	// PromotionsDropped counts promotions skipped because the queue of
 	// promotions was full; the block is promoted on a later read.
 	PromotionsDropped int64
@@ -59,6 +62,7 @@ type counters struct {
 	served            []atomic.Int64 // by source: tiers, then peer, then origin
 	loads, shared     atomic.Int64
 	cancelled         atomic.Int64
+	running           atomic.Int64 // load goroutines not ended
 	promotionsDropped atomic.Int64
 	extentHits        atomic.Int64
 	peerHits          atomic.Int64
@@ -83,6 +87,7 @@ func (b *Blocks) Stats() Stats {
 		OriginFetches: c.originFetches.Load(), OriginBytes: c.originBytes.Load(), OriginErrors: c.originErrors.Load(),
 		OriginBytesServed: c.served[b.srcOrigin()].Load(),
 	}
+	s.LoadsInFlight = c.running.Load()
 	for i := range b.tiers {
 		t := &c.tiers[i]
 		s.Tiers = append(s.Tiers, TierStats{

@@ -13,7 +13,8 @@ const nearGap = 1 << 20
 // stream is one sequential run of reads.
 type stream struct {
 	next   int64 // offset just past the furthest read
-	window int64 // bytes to keep fetched ahead of next
+	bytes  int64 // bytes its reads asked for
+	window int64 // bytes to keep fetched ahead of next: at least twice bytes
 	reads  int   // reads that continued it
 	run    int   // reads that continued it since the last stray read
 	used   int64 // tick of its last read, for replacement
@@ -53,8 +54,8 @@ func newDetector(cfg Config, bs int64) detector {
 		maxStreams: cfg.Streams, randomAfter: cfg.RandomAfter,
 	}
 	// A file is most often read from its start: a read at 0 continues
-	// this stream at once.
-	d.streams = []stream{{next: 0, window: min(2*bs, d.maxWindow), reads: 1}}
+	// this stream at once. Its window grows from what is read.
+	d.streams = []stream{{next: 0, reads: 1}}
 	return d
 }
 
@@ -81,6 +82,11 @@ func (d *detector) classify(off, n int64) verdict {
 			continue
 		}
 		s.next = max(s.next, off+n)
+		s.bytes += n
+		// The window follows the reader: twice what it has read, so a
+		// few small reads fetch little and a reader that keeps up
+		// reaches whole blocks and the full window geometrically.
+		s.window = max(s.window, min(2*s.bytes, d.maxWindow))
 		s.reads++
 		s.run++
 		s.used = d.tick
@@ -110,7 +116,7 @@ func (d *detector) classify(off, n int64) verdict {
 			lru = i
 		}
 	}
-	ns := stream{next: off + n, window: d.startWindow(n), reads: 1, used: d.tick}
+	ns := stream{next: off + n, bytes: n, window: d.startWindow(n), reads: 1, used: d.tick}
 	if len(d.streams) < d.maxStreams {
 		d.streams = append(d.streams, ns)
 	} else {
@@ -132,11 +138,11 @@ func (d *detector) miss() verdict {
 	return v
 }
 
-// grow doubles stream si's window, up to maxWindow: its reader had to
-// wait.
+// grow doubles stream si's window (to at least two blocks), up to
+// maxWindow: its reader had to wait for a block.
 func (d *detector) grow(si int) {
 	if s := &d.streams[si]; s.reads >= 2 {
-		s.window = min(s.window*2, d.maxWindow)
+		s.window = min(max(s.window*2, 2*d.bs), d.maxWindow)
 	}
 }
 
@@ -146,10 +152,17 @@ func (d *detector) shrink(si int) {
 	d.streams[si].window = max(d.bs, d.streams[si].window/2)
 }
 
-// startWindow is a new stream's window: two blocks, or twice the read
-// that started it, whichever is larger, within maxWindow.
+// startWindow is a new stream's window: twice the read that started it,
+// within maxWindow.
 func (d *detector) startWindow(n int64) int64 {
-	return min(max(2*d.bs, 2*n), d.maxWindow)
+	return min(2*n, d.maxWindow)
+}
+
+// young reports whether stream si's window is still under a block: its
+// readahead is then the next window's bytes fetched with the read itself
+// (a sparse read with cache.ReadOptions.Ahead), not whole blocks.
+func (d *detector) young(si int) bool {
+	return si >= 0 && si < len(d.streams) && d.streams[si].window < d.bs
 }
 
 // wanted reports whether some stream still needs the block starting at
@@ -166,7 +179,7 @@ func (d *detector) wanted(start int64) bool {
 // keepFrom returns the offset from which stream si keeps blocks: Backward
 // behind its position.
 func (d *detector) keepFrom(si int) int64 {
-	if si >= len(d.streams) {
+	if si < 0 || si >= len(d.streams) {
 		return 0
 	}
 	return d.streams[si].next - d.backward

@@ -154,7 +154,7 @@ const widenEvery = 50 * time.Millisecond
 // widen doubles stream si's window and starts the loads it takes in from
 // pos on, if readahead is on.
 func (r *Reader) widen(si int, pos int64) {
-	if r.p.cfg.Disabled {
+	if r.p.cfg.Disabled || si < 0 {
 		return
 	}
 	r.mu.Lock()

@@ -104,7 +104,7 @@ func (p *Prefetcher) Close() error {
 func (p *Prefetcher) Budget() *Budget { return p.budget }
 
 type counters struct {
-	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims, loadsCapped atomic.Int64
+	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims, loadsCapped, youngReads atomic.Int64
 }
 
 // Stats are a Prefetcher's counters since it was made.
@@ -113,6 +113,9 @@ type Stats struct {
 	ReadaheadBlocks int64
 	// HeldHits counts block reads served from blocks a reader held.
 	HeldHits int64
+	// YoungReads counts reads of young streams (windows under a block),
+	// which fetch the window's bytes with the read instead of blocks.
+	YoungReads int64
 	// Resets counts sequential streams broken by a read elsewhere.
 	Resets int64
 	// RandomReads counts reads served in random mode.
@@ -133,7 +136,7 @@ type Stats struct {
 // Stats returns the counters.
 func (p *Prefetcher) Stats() Stats {
 	return Stats{
-		ReadaheadBlocks: p.stats.readahead.Load(), HeldHits: p.stats.heldHits.Load(),
+		ReadaheadBlocks: p.stats.readahead.Load(), HeldHits: p.stats.heldHits.Load(), YoungReads: p.stats.youngReads.Load(),
 		Resets: p.stats.resets.Load(), RandomReads: p.stats.randomReads.Load(),
 		BudgetShort: p.stats.budgetShort.Load(), IdleReclaims: p.stats.idleReclaims.Load(),
 		LoadsCapped: p.stats.loadsCapped.Load(), Loads: p.loads.Load(),

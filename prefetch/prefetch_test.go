@@ -101,15 +101,24 @@ func TestSequentialExactAndFetchedOnce(t *testing.T) {
 			if !bytes.Equal(out.Bytes(), e.data) {
 				t.Fatal("wrong bytes")
 			}
-			if got, want := e.store.Stats("obj").Gets, int64(cache.NumBlocks(size, bs)); got != want {
-				t.Errorf("%d GETs for %d blocks", got, want)
+			// A young stream's reads (bytes.Buffer reads 512 bytes, then
+			// more) fetch their own bytes, with no tier to keep a
+			// window's, until the window reaches a block: a few GETs
+			// more than the blocks, and the first block's bytes read
+			// that way fetched again with it.
+			st := e.store.Stats("obj")
+			if got, most := st.Gets, cache.NumBlocks(size, bs)+10; got > most {
+				t.Errorf("%d GETs for %d blocks", got, cache.NumBlocks(size, bs))
 			}
-			st := e.p.Stats()
-			if !cfg.Disabled && st.ReadaheadBlocks == 0 {
-				t.Errorf("no readahead on a sequential read: %+v", st)
+			if st.BodyBytes > size+bs/2 {
+				t.Errorf("origin sent %d bytes for %d", st.BodyBytes, size)
 			}
-			if cfg.Disabled && st.ReadaheadBlocks != 0 {
-				t.Errorf("readahead while disabled: %+v", st)
+			pst := e.p.Stats()
+			if !cfg.Disabled && pst.ReadaheadBlocks == 0 {
+				t.Errorf("no readahead on a sequential read: %+v", pst)
+			}
+			if cfg.Disabled && pst.ReadaheadBlocks != 0 {
+				t.Errorf("readahead while disabled: %+v", pst)
 			}
 		})
 	}
@@ -506,11 +515,15 @@ func TestHeadSniffFetchesNothing(t *testing.T) {
 	if held, gets := r.Held(), e.store.Total().Gets; held != 0 || gets != 0 {
 		t.Errorf("after reading the first half of the head: %d blocks held, %d GETs; want none", held, gets)
 	}
-	if _, err := r.ReadAt(p, headLen/2); err != nil || !bytes.Equal(p, e.data[headLen/2:headLen/2+int64(len(p))]) {
-		t.Fatal(err)
+	// Reading on past the head: the window (twice what was read) reaches
+	// a block there, and blocks load ahead of the reader.
+	for off := int64(headLen / 2); off < headLen+64<<10; off += int64(len(p)) {
+		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, e.data[off:off+int64(len(p))]) {
+			t.Fatal(err)
+		}
 	}
-	if r.Held() == 0 {
-		t.Error("reading into the head's second half started no readahead")
+	if st := e.store.Total(); st.Gets == 0 || st.Gets > 3 || st.BodyBytes < bs-headLen {
+		t.Errorf("reading on past the head: %+v; want a few GETs of whole blocks", st)
 	}
 }
 

@@ -107,6 +107,10 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	// A straggler (a read that ends behind the blocks its stream keeps)
 	// starts no readahead from where it is: the stream is far ahead.
 	straggler := si >= 0 && off+want <= r.det.keepFrom(si)
+	var youngAhead int64 // a young stream's window, fetched with the read
+	if ahead && r.det.young(si) {
+		youngAhead = r.det.streams[si].window
+	}
 	r.mu.Unlock()
 
 	var n int64
@@ -116,6 +120,8 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		if random {
 			r.p.stats.randomReads.Add(1)
 		}
+	} else if youngAhead > 0 {
+		n, err = r.readYoung(p[:want], off, youngAhead)
 	} else {
 		if ahead && !quiet && !straggler {
 			// Fetch the blocks of this read and the window after it in
@@ -124,7 +130,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		n, err = r.readSequential(p[:want], off, si)
 	}
-	if err == nil && ahead && !quiet {
+	if err == nil && ahead && !quiet && youngAhead == 0 {
 		r.schedule(si, -1)
 	}
 	r.mu.Lock()
@@ -137,6 +143,30 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		return int(n), io.EOF
 	}
 	return int(n), nil
+}
+
+// readYoung serves a read of a young stream (a window under a block): a
+// sparse read that, on a miss, fetches the window's bytes past the read
+// with it, so the stream's next reads find their bytes cached. A block
+// held, cached or loading serves the read as usual.
+func (r *Reader) readYoung(p []byte, off, window int64) (int64, error) {
+	r.mu.Lock()
+	held := r.held[off/r.bs] != nil
+	r.mu.Unlock()
+	if held {
+		return r.readSequential(p, off, -1)
+	}
+	n, err := r.p.blocks.ReadAt(r.ctx, r.obj, p, off, cache.ReadOptions{Sparse: true, Ahead: window})
+	if err == io.EOF {
+		err = nil
+	}
+	if int64(n) < int64(len(p)) && err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil {
+		r.p.stats.youngReads.Add(1)
+	}
+	return int64(n), err
 }
 
 // Held returns how many blocks the Reader holds (loading or loaded).
