@@ -179,6 +179,10 @@ func New(cfg Config) (*Blocks, error) {
 	return b, nil
 }
 
+// Tiered reports whether the cache has tiers, which keep what it fetches
+// (blocks and extents). Without, only loads in flight are shared.
+func (b *Blocks) Tiered() bool { return len(b.tiers) > 0 }
+
 // BlockSize returns the block size in bytes.
 func (b *Blocks) BlockSize() int64 { return b.blockSize }
 

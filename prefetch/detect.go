@@ -25,6 +25,7 @@ type stream struct {
 type detector struct {
 	bs          int64 // block size
 	maxWindow   int64 // Config.MaxWindow, at least one block
+	minWindow   int64 // the least window: 0, or two blocks where nothing keeps a young stream's bytes
 	forward     int64 // Config.Forward
 	backward    int64 // Config.Backward
 	maxStreams  int   // Config.Streams
@@ -48,14 +49,21 @@ type verdict struct {
 	turnedRandom bool
 }
 
-func newDetector(cfg Config, bs int64) detector {
+// newDetector returns a detector for blocks of bs bytes. With blocks set,
+// streams start with a window of two blocks, as where the cache has no
+// tier to keep a young stream's bytes (each young read would otherwise be
+// a request of its own).
+func newDetector(cfg Config, bs int64, blocks bool) detector {
 	d := detector{
 		bs: bs, maxWindow: max(cfg.MaxWindow, bs), forward: cfg.Forward, backward: cfg.Backward,
 		maxStreams: cfg.Streams, randomAfter: cfg.RandomAfter,
 	}
+	if blocks {
+		d.minWindow = min(2*bs, d.maxWindow)
+	}
 	// A file is most often read from its start: a read at 0 continues
 	// this stream at once. Its window grows from what is read.
-	d.streams = []stream{{next: 0, reads: 1}}
+	d.streams = []stream{{next: 0, reads: 1, window: d.minWindow}}
 	return d
 }
 
@@ -155,7 +163,7 @@ func (d *detector) shrink(si int) {
 // startWindow is a new stream's window: twice the read that started it,
 // within maxWindow.
 func (d *detector) startWindow(n int64) int64 {
-	return min(2*n, d.maxWindow)
+	return max(min(2*n, d.maxWindow), d.minWindow)
 }
 
 // young reports whether stream si's window is still under a block: its

@@ -51,7 +51,7 @@ func TestDetector(t *testing.T) {
 	cfg, _ := Config{}.withDefaults()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := newDetector(cfg, bs)
+			d := newDetector(cfg, bs, false)
 			for i, r := range c.reads {
 				if got := d.classify(r.off, r.n); got != r.want {
 					t.Fatalf("read %d (%d+%d): %+v, want %+v; streams %s", i, r.off, r.n, got, r.want, fmt.Sprint(d.streams))
@@ -66,7 +66,7 @@ func TestDetector(t *testing.T) {
 func TestDetectorWindow(t *testing.T) {
 	const bs = 1 << 20
 	cfg, _ := Config{MaxWindow: 8 * bs}.withDefaults()
-	d := newDetector(cfg, bs)
+	d := newDetector(cfg, bs, false)
 	d.classify(0, bs)
 	if w := d.streams[0].window; w != 2*bs {
 		t.Fatalf("start window %d", w)

@@ -57,7 +57,7 @@ func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reade
 	bs := p.blocks.BlockSize()
 	r := &Reader{
 		p: p, ctx: rctx, cancel: cancel, obj: obj, bs: bs, nb: cache.NumBlocks(obj.Size, bs),
-		det: newDetector(p.cfg, bs), lastRead: p.now(),
+		det: newDetector(p.cfg, bs, !p.blocks.Tiered()), lastRead: p.now(),
 	}
 	p.readers[r] = struct{}{}
 	return r, nil
