@@ -1,0 +1,206 @@
+package peer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tierfs/tierfs/cache"
+)
+
+// Causes of a fallback from a peer to the next owner or the origin.
+var (
+	errStall   = errors.New("peer: stalled")
+	errBusy    = errors.New("peer: owner busy or its load waits on a peer")
+	errTimeout = errors.New("peer: fetch timed out")
+	errClosed  = errors.New("peer: member closed")
+)
+
+// Fetch implements cache.Peers: it asks the block's primary owner, then
+// its secondary, for the bytes of dst from `from` on, verifying every
+// frame before announcing it with progress. It answers an error wrapping
+// cache.ErrNoPeer when this member owns the block, no other member is
+// live, or every owner is in the penalty box; otherwise an error means
+// the cache goes on from the origin at the returned offset. A peer that
+// fails, stalls for Config.StallTimeout or sends a frame that does not
+// verify is put in the penalty box.
+func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from int64, progress func(n int64)) (int64, error) {
+	if !m.started.Load() || m.closed.Load() {
+		return from, fmt.Errorf("peer: not running: %w", cache.ErrNoPeer)
+	}
+	if ref.StoreID != m.cfg.StoreID || ref.BlockSize != m.cfg.BlockSize {
+		return from, fmt.Errorf("peer: block of another store or block size: %w", cache.ErrNoPeer)
+	}
+	v := m.View()
+	p, s := v.Owners(ref.Key)
+	var ident []byte
+	asked := false
+	var errs []error
+	for _, i := range [...]int{p, s} {
+		if i < 0 || v.Nodes[i].Name == m.cfg.Name {
+			break // this member owns it (next): it loads from the origin
+		}
+		node := v.Nodes[i]
+		if m.penalty.boxed(node.Name) {
+			m.stats.fallbacks[causePenalized].Add(1)
+			continue
+		}
+		if ident == nil {
+			ident = refIdentity(ref)
+		}
+		asked = true
+		m.stats.fetches.Add(1)
+		n, err := m.fetchFrom(ctx, node, ref, ident, dst, from, progress)
+		from = n
+		if err == nil {
+			m.penalty.clear(node.Name)
+			return from, nil
+		}
+		if ctx.Err() != nil || m.closed.Load() {
+			return from, err
+		}
+		c := cause(err)
+		m.stats.fallbacks[c].Add(1)
+		if c != causeBusy {
+			if m.penalty.add(node.Name) {
+				m.stats.penalized.Add(1)
+			}
+		}
+		m.log.Debug("peer: fetch from a peer failed", "peer", node.Name, "key", ref.Object.Key, "block", ref.Index, "at", from, "err", err)
+		errs = append(errs, fmt.Errorf("peer %s: %w", node.Name, err))
+	}
+	if !asked {
+		return from, fmt.Errorf("peer: no live owner to ask: %w", cache.ErrNoPeer)
+	}
+	return from, errors.Join(errs...)
+}
+
+// fetchFrom asks one peer for dst[from:] and returns the offset up to
+// which dst holds verified bytes.
+func (m *Member) fetchFrom(ctx context.Context, node Node, ref cache.BlockRef, ident, dst []byte, from int64, progress func(int64)) (int64, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, m.cfg.FetchTimeout, errTimeout)
+	defer cancel()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	defer context.AfterFunc(m.ctx, func() { stop(errClosed) })()
+	stall := time.AfterFunc(m.cfg.StallTimeout, func() { stop(errStall) })
+	defer stall.Stop()
+
+	var nonce [nonceLen]byte
+	rand.Read(nonce[:])
+	ts := m.cfg.Now().UnixNano()
+	sig := signRequest(m.keys.request, http.MethodGet, blockPath, ident, from, ts, nonce[:])
+	q := url.Values{
+		qStore: {ref.StoreID}, qKey: {ref.Object.Key}, qETag: {ref.Object.Version.ETag}, qVersionID: {ref.Object.Version.ID},
+		qSize: {strconv.FormatInt(ref.Object.Size, 10)}, qBlockSize: {strconv.FormatInt(ref.BlockSize, 10)},
+		qIndex: {strconv.FormatInt(ref.Index, 10)}, qFrom: {strconv.FormatInt(from, 10)},
+	}
+	u := url.URL{Scheme: "http", Host: node.DataAddr, Path: blockPath, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return from, err
+	}
+	req.Header.Set(hdrTime, formatTime(ts))
+	req.Header.Set(hdrNonce, hex.EncodeToString(nonce[:]))
+	req.Header.Set(hdrSig, hex.EncodeToString(sig))
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return from, withCause(ctx, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusConflict, http.StatusServiceUnavailable, http.StatusBadGateway:
+		return from, fmt.Errorf("%w: %s", errBusy, resp.Status)
+	default:
+		return from, fmt.Errorf("peer: %s", resp.Status)
+	}
+	t := newFrameTagger(m.keys.frame, nonce[:], ident)
+	off := from
+	for off < int64(len(dst)) {
+		stall.Reset(m.cfg.StallTimeout)
+		n, err := t.readFrame(resp.Body, off, dst[off:], m.cfg.FrameSize)
+		if err != nil {
+			return off, withCause(ctx, err)
+		}
+		off += int64(n)
+		m.stats.bytesFetched.Add(int64(n))
+		progress(off)
+	}
+	return off, nil
+}
+
+// withCause returns err, or the reason ctx ended if it did.
+func withCause(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil && !errors.Is(err, c) {
+		return fmt.Errorf("%w: %w", c, err)
+	}
+	return err
+}
+
+func cause(err error) int {
+	switch {
+	case errors.Is(err, errFrame):
+		return causeCorrupt
+	case errors.Is(err, errStall), errors.Is(err, errTimeout):
+		return causeStall
+	case errors.Is(err, errBusy):
+		return causeBusy
+	}
+	return causeError
+}
+
+// penaltyBox holds peers that failed: a boxed peer is skipped until its
+// time is up; each failure in a row doubles the time, up to max.
+type penaltyBox struct {
+	base, max time.Duration
+	now       func() time.Time
+	mu        sync.Mutex // guards peers
+	peers     map[string]penalty
+}
+
+type penalty struct {
+	until   time.Time
+	strikes int
+}
+
+func (b *penaltyBox) init(base, max time.Duration, now func() time.Time) {
+	b.base, b.max, b.now, b.peers = base, max, now, make(map[string]penalty)
+}
+
+func (b *penaltyBox) boxed(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, ok := b.peers[name]
+	return ok && b.now().Before(p.until)
+}
+
+// add boxes name, reporting whether it was free.
+func (b *penaltyBox) add(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.peers[name]
+	now := b.now()
+	free := !now.Before(p.until)
+	d := b.base << min(p.strikes, 20)
+	if d > b.max || d <= 0 {
+		d = b.max
+	}
+	p.strikes++
+	p.until = now.Add(d)
+	b.peers[name] = p
+	return free
+}
+
+func (b *penaltyBox) clear(name string) {
+	b.mu.Lock()
+	delete(b.peers, name)
+	b.mu.Unlock()
+}

@@ -1,0 +1,81 @@
+// Package peer makes the processes that read one store into a ring that
+// shares cached blocks, so that a fleet fetches each block from the
+// origin about once. A [Member] is the cache's [cache.Peers]: after its
+// tiers miss, the cache asks the block's owner in the ring before the
+// origin. tierfs wires it with tierfs.WithPeers.
+//
+// # Membership
+//
+// Members find each other with hashicorp/memberlist (SWIM with the
+// Lifeguard extensions), joining through Config.Seeds — addresses, or a
+// DNS name resolved again on every rejoin, as a Kubernetes headless
+// service gives; a list naming every member is a static membership. A
+// member rejoins through the seeds every RejoinInterval, which heals a
+// split ring and lets members start in any order. Names are unique (host
+// name and a random suffix by default); DeadNodeReclaim lets a restarted
+// member with a fixed name rejoin once its old self is declared dead.
+//
+// Each member advertises in memberlist's node metadata its block
+// server's address, zone, weight, a hash of its store identity and its
+// block size, in a versioned binary layout kept well under memberlist's
+// 512 bytes (New refuses a Config whose metadata would not fit: memberlist
+// panics on it). memberlist's event callbacks (join, update, leave) keep
+// a map of the members that share this one's store and block size; every
+// change publishes a new immutable [View], swapped atomically, so a fetch
+// never takes a lock to find an owner. [View.Changed] lets a caller wait
+// for the next view instead of polling.
+//
+// # Ownership
+//
+// A block's owners are chosen by weighted rendezvous hashing over the
+// view ([View.Owners]): each member scores the block's cache key as
+// weight / -ln(u), u drawn from a hash of member and key, and the two
+// highest scores are the primary and the secondary owner. A joining
+// member takes about its share of blocks and nothing moves between the
+// others; a leaving member's blocks go to their secondaries, so the
+// secondary is also where a block goes next.
+//
+// # Data plane
+//
+// Blocks move over HTTP. A request names the block's full identity
+// (store, key, ETag, version id, object size, block size, index) and the
+// first byte wanted, and is signed with HMAC-SHA256 under a key derived
+// from Config.Secret over the method, the path, that identity, the
+// offset, a timestamp and a random nonce. The server answers 401 with no
+// body to an unsigned, forged, stale (beyond MaxClockSkew) or replayed
+// (nonce seen before) request.
+//
+// The owner serves from its own cache with cache.LoadOptions{Local: true}:
+// from its tiers, by joining a load already running, or by fetching from
+// the origin once and keeping the block. It never forwards, and it
+// refuses (409) a block whose load is itself waiting on a peer: two
+// members whose views disagree would otherwise wait on each other
+// through the cache's single-flight join (mailgun/groupcache#72).
+//
+// S3 gives no checksum for a range, so the owner sends the block in
+// frames of FrameSize bytes, each followed by its CRC32C and an
+// HMAC-SHA256 tag over the request's nonce, the block's identity, the
+// frame's offset and its bytes. The client verifies each frame before it
+// announces the bytes to the cache; a frame from another response,
+// block, version or offset, or altered in any bit, fails. Bytes that did
+// not verify are never announced and never reach a tier: the cache
+// resumes from the origin at the last verified byte.
+//
+// # Failure
+//
+// A fetch tries the primary owner, then the secondary, then gives the
+// block back to the cache, which resumes from the origin at the last
+// verified byte. A peer that fails, stalls for StallTimeout, or sends a
+// bad frame is put in a penalty box whose time doubles with each failure
+// in a row. Failure detection therefore does not wait for memberlist,
+// which can take 5–60 s to declare a member dead.
+//
+// # Trust
+//
+// Gossip is encrypted with AES-256-GCM under a key derived from the
+// secret and labelled with Config.Cluster, so a member with another
+// secret or label never joins. Every member holding the secret is
+// trusted to serve true bytes: the tags prove a frame came from some
+// member for this request, not that the member read it correctly from
+// the origin. One ring is one trust domain.
+package peer

@@ -1,0 +1,145 @@
+package peer
+
+import (
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
+)
+
+// Query parameters of a block request.
+const (
+	qStore     = "s"
+	qKey       = "k"
+	qETag      = "e"
+	qVersionID = "v"
+	qSize      = "z"
+	qBlockSize = "b"
+	qIndex     = "i"
+	qFrom      = "f"
+)
+
+var framePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// serve answers one block request: 401 with no body unless it is signed
+// with the cluster secret, fresh and not seen before; 409 if the block's
+// load here is itself waiting on a peer; 503 when too many are being
+// served; otherwise 200 and the block's bytes from the asked offset, in
+// frames, as they arrive. A load that fails mid-block cuts the response,
+// which the client sees as an error and resumes elsewhere.
+func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
+	if r.Method != http.MethodGet || r.URL.Path != blockPath {
+		m.stats.rejected.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	q := r.URL.Query()
+	ints := make([]int64, 4)
+	ok := true
+	for i, k := range [...]string{qSize, qBlockSize, qIndex, qFrom} {
+		vs := q[k]
+		if len(vs) != 1 {
+			ok = false
+			break
+		}
+		n, err := strconv.ParseInt(vs[0], 10, 64)
+		if err != nil || n < 0 {
+			ok = false
+			break
+		}
+		ints[i] = n
+	}
+	for _, k := range [...]string{qStore, qKey, qETag, qVersionID} {
+		ok = ok && len(q[k]) == 1
+	}
+	ts, terr := strconv.ParseInt(r.Header.Get(hdrTime), 10, 64)
+	nonce, nok := parseNonce(r.Header.Get(hdrNonce))
+	sig, serr := hex.DecodeString(r.Header.Get(hdrSig))
+	if !ok || terr != nil || !nok || serr != nil {
+		m.reject(w)
+		return
+	}
+	size, bs, idx, from := ints[0], ints[1], ints[2], ints[3]
+	obj := objstore.Object{Key: q.Get(qKey), Size: size, Version: objstore.Version{ETag: q.Get(qETag), ID: q.Get(qVersionID)}}
+	storeID := q.Get(qStore)
+	ident := identity(storeID, obj, bs, idx)
+	if !hmac.Equal(sig, signRequest(m.keys.request, r.Method, r.URL.Path, ident, from, ts, nonce[:])) {
+		m.reject(w)
+		return
+	}
+	now := m.cfg.Now().UnixNano()
+	if d := time.Duration(now - ts); d > m.cfg.MaxClockSkew || d < -m.cfg.MaxClockSkew {
+		m.reject(w)
+		return
+	}
+	if err := m.nonces.add(nonce, ts, now, 2*m.cfg.MaxClockSkew); err != nil {
+		m.reject(w)
+		return
+	}
+	// Authenticated from here on.
+	_, length, err := cache.BlockSpan(idx, size, bs)
+	if err != nil || storeID != m.cfg.StoreID || bs != m.cfg.BlockSize || from >= length {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	select {
+	case m.serving <- struct{}{}:
+		defer func() { <-m.serving }()
+	default:
+		m.stats.refused.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	ctx := r.Context()
+	h, err := l.Load(ctx, obj, idx, cache.LoadOptions{Local: true})
+	if errors.Is(err, cache.ErrPeerWait) {
+		m.stats.refused.Add(1)
+		w.WriteHeader(http.StatusConflict)
+		return
+	}
+	if err != nil {
+		m.log.Debug("peer: load for a peer failed", "key", obj.Key, "block", idx, "err", err)
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	defer h.Release()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bp := framePool.Get().(*[]byte)
+	defer framePool.Put(bp)
+	if cap(*bp) < m.cfg.FrameSize {
+		*bp = make([]byte, m.cfg.FrameSize)
+	}
+	buf := (*bp)[:m.cfg.FrameSize]
+	t := newFrameTagger(m.keys.frame, nonce[:], ident)
+	m.stats.served.Add(1)
+	for off := from; off < length; {
+		n := min(int64(len(buf)), length-off)
+		if _, err := h.ReadAt(ctx, buf[:n], off); err != nil {
+			m.log.Debug("peer: serving a block failed", "key", obj.Key, "block", idx, "at", off, "err", err)
+			panic(http.ErrAbortHandler) // cut the response: the client resumes elsewhere
+		}
+		if err := t.writeFrame(w, off, buf[:n]); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		m.stats.bytesServed.Add(n)
+		off += n
+	}
+}
+
+// reject answers 401 with no body.
+func (m *Member) reject(w http.ResponseWriter) {
+	m.stats.rejected.Add(1)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusUnauthorized)
+}

@@ -1,0 +1,66 @@
+package peer
+
+import "sync/atomic"
+
+const (
+	causeError = iota
+	causeStall
+	causeCorrupt
+	causeBusy
+	causePenalized
+	numCauses
+)
+
+type counters struct {
+	fetches, bytesFetched, served, bytesServed, rejected, refused, penalized atomic.Int64
+	fallbacks                                                                [numCauses]atomic.Int64
+}
+
+// Stats are a member's counters since it was made.
+type Stats struct {
+	// Members is how many members share this one's store and block size,
+	// itself included; ViewHash digests their names (members with equal
+	// hashes see the same ring).
+	Members  int
+	ViewHash uint64
+	// Fetches counts requests for a block sent to peers; BytesFetched the
+	// verified bytes they returned.
+	Fetches, BytesFetched int64
+	// Served counts block requests this member answered with bytes;
+	// BytesServed the bytes it sent.
+	Served, BytesServed int64
+	// Fallbacks counts peers given up on, by cause.
+	Fallbacks Fallbacks
+	// Rejected counts requests refused as unsigned, forged, stale or
+	// replayed (401, no body); Refused those refused because the block's
+	// load here waits on a peer (409) or too many were being served (503).
+	Rejected, Refused int64
+	// Penalized counts peers put in the penalty box.
+	Penalized int64
+}
+
+// Fallbacks counts the times a fetch moved on from a peer, by cause.
+type Fallbacks struct {
+	Error     int64 // the request or the response failed
+	Stall     int64 // no verified frame within StallTimeout, or FetchTimeout passed
+	Corrupt   int64 // a frame failed its CRC32C or its tag
+	Busy      int64 // the owner refused (409, 503) or its origin failed (502)
+	Penalized int64 // the owner was skipped: it is in the penalty box
+}
+
+// Stats returns the member's counters.
+func (m *Member) Stats() Stats {
+	v := m.View()
+	c := &m.stats
+	return Stats{
+		Members: len(v.Nodes), ViewHash: v.Hash(),
+		Fetches: c.fetches.Load(), BytesFetched: c.bytesFetched.Load(),
+		Served: c.served.Load(), BytesServed: c.bytesServed.Load(),
+		Fallbacks: Fallbacks{
+			Error: c.fallbacks[causeError].Load(), Stall: c.fallbacks[causeStall].Load(),
+			Corrupt: c.fallbacks[causeCorrupt].Load(), Busy: c.fallbacks[causeBusy].Load(),
+			Penalized: c.fallbacks[causePenalized].Load(),
+		},
+		Rejected: c.rejected.Load(), Refused: c.refused.Load(), Penalized: c.penalized.Load(),
+	}
+}
