@@ -47,6 +47,9 @@ type verdict struct {
 	// turnedRandom says this read turned random mode on: what readahead
 	// the file holds is to be let go.
 	turnedRandom bool
+	// created is the index of the stream this read started (the reader
+	// jumped where no stream was), or -1.
+	created int
 }
 
 // newDetector returns a detector for blocks of bs bytes. With blocks set,
@@ -111,12 +114,13 @@ func (d *detector) classify(off, n int64) verdict {
 		}
 		d.misses = 0
 		d.random = false
-		return verdict{stream: i}
+		return verdict{stream: i, created: -1}
 	}
 	v := d.miss()
 	for i := range d.streams {
 		d.streams[i].run = 0
 	}
+	lruOrNew := len(d.streams)
 	// Replace the least recently used stream.
 	lru := 0
 	for i := range d.streams {
@@ -130,7 +134,9 @@ func (d *detector) classify(off, n int64) verdict {
 	} else {
 		v.reset = d.streams[lru].reads >= 3
 		d.streams[lru] = ns
+		lruOrNew = lru
 	}
+	v.created = lruOrNew
 	return v
 }
 
@@ -138,7 +144,7 @@ func (d *detector) classify(off, n int64) verdict {
 // mode on after randomAfter in a row.
 func (d *detector) miss() verdict {
 	d.misses++
-	v := verdict{stream: -1}
+	v := verdict{stream: -1, created: -1}
 	if d.misses >= d.randomAfter && !d.random {
 		d.random = true
 		v.turnedRandom = true
@@ -171,6 +177,25 @@ func (d *detector) startWindow(n int64) int64 {
 // (a sparse read with cache.ReadOptions.Ahead), not whole blocks.
 func (d *detector) young(si int) bool {
 	return si >= 0 && si < len(d.streams) && d.streams[si].window < d.bs
+}
+
+// speculative reports whether the block starting at start lies ahead of
+// some stream other than except (past its position, within its window),
+// and not within except's own window: readahead for a stream the reader
+// has left.
+func (d *detector) speculative(start int64, except int) bool {
+	if except >= 0 && except < len(d.streams) {
+		s := d.streams[except]
+		if start+d.bs > s.next-d.backward && start < s.next+max(s.window, d.bs) {
+			return false
+		}
+	}
+	for i, s := range d.streams {
+		if i != except && start >= s.next && start < s.next+max(s.window, d.bs) {
+			return true
+		}
+	}
+	return false
 }
 
 // wanted reports whether some stream still needs the block starting at

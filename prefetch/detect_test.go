@@ -14,38 +14,39 @@ func TestDetector(t *testing.T) {
 		off, n int64
 		want   verdict
 	}
-	seq := func(i int) verdict { return verdict{stream: i} }
-	none := verdict{stream: -1}
-	random := verdict{stream: -1, turnedRandom: true}
+	seq := func(i int) verdict { return verdict{stream: i, created: -1} }
+	none := verdict{stream: -1, created: -1}
+	made := func(i int) verdict { return verdict{stream: -1, created: i} }
+	madeRandom := func(i int) verdict { return verdict{stream: -1, created: i, turnedRandom: true} }
 	cases := []struct {
 		name  string
 		reads []rd
 	}{
 		{"sequential from the start", []rd{{0, 64 * kb, seq(0)}, {64 * kb, 64 * kb, seq(0)}, {128 * kb, 64 * kb, seq(0)}}},
-		{"a stream elsewhere needs two reads", []rd{{100 * bs, 4 * kb, none}, {100*bs + 4*kb, 4 * kb, seq(1)}}},
+		{"a stream elsewhere needs two reads", []rd{{100 * bs, 4 * kb, made(1)}, {100*bs + 4*kb, 4 * kb, seq(1)}}},
 		{"random reads turn random mode on at the third", []rd{
-			{50 * bs, 4 * kb, none}, {10 * bs, 4 * kb, none}, {90 * bs, 4 * kb, random}, {30 * bs, 4 * kb, none},
+			{50 * bs, 4 * kb, made(1)}, {10 * bs, 4 * kb, made(2)}, {90 * bs, 4 * kb, madeRandom(3)}, {30 * bs, 4 * kb, made(0)},
 		}},
 		{"a young stream continues only forward (Parquet footer)", []rd{
-			{400*bs - 8, 8, none}, {400*bs - 8 - 256*kb, 256 * kb, none},
+			{400*bs - 8, 8, made(1)}, {400*bs - 8 - 256*kb, 256 * kb, made(2)},
 		}},
 		{"two regions alternating both stream", []rd{
-			{0, 64 * kb, seq(0)}, {50 * bs, 64 * kb, none}, {64 * kb, 64 * kb, seq(0)}, {50*bs + 64*kb, 64 * kb, seq(1)},
+			{0, 64 * kb, seq(0)}, {50 * bs, 64 * kb, made(1)}, {64 * kb, 64 * kb, seq(0)}, {50*bs + 64*kb, 64 * kb, seq(1)},
 			{128 * kb, 64 * kb, seq(0)}, {50*bs + 128*kb, 64 * kb, seq(1)},
 		}},
 		{"out of random mode after three reads continue one stream", []rd{
-			{50 * bs, 4 * kb, none}, {10 * bs, 4 * kb, none}, {90 * bs, 4 * kb, random},
+			{50 * bs, 4 * kb, made(1)}, {10 * bs, 4 * kb, made(2)}, {90 * bs, 4 * kb, madeRandom(3)},
 			// A fourth stream replaces the least recently used, the
 			// first (at 0), and three reads must continue it.
-			{20 * bs, 4 * kb, none}, {20*bs + 4*kb, 4 * kb, none}, {20*bs + 8*kb, 4 * kb, none}, {20*bs + 12*kb, 4 * kb, seq(0)},
+			{20 * bs, 4 * kb, made(0)}, {20*bs + 4*kb, 4 * kb, none}, {20*bs + 8*kb, 4 * kb, none}, {20*bs + 12*kb, 4 * kb, seq(0)},
 		}},
 		{"a straggler up to Forward behind continues the stream", []rd{
 			{0, bs, seq(0)}, {bs, bs, seq(0)}, {2 * bs, bs, seq(0)}, {bs / 2, 4 * kb, seq(0)},
 		}},
 		{"an established stream replaced is a reset", []rd{
 			{0, bs, seq(0)}, {bs, bs, seq(0)},
-			{100 * bs, kb, none}, {200 * bs, kb, none}, {300 * bs, kb, random},
-			{400 * bs, kb, verdict{stream: -1, reset: true}},
+			{100 * bs, kb, made(1)}, {200 * bs, kb, made(2)}, {300 * bs, kb, madeRandom(3)},
+			{400 * bs, kb, verdict{stream: -1, reset: true, created: 0}},
 		}},
 	}
 	cfg, _ := Config{}.withDefaults()

@@ -15,18 +15,32 @@
 //
 // # Window
 //
-// An established stream keeps blocks loading ahead of its position, up to
-// its window, at most Config.Concurrency per file at once and
-// Config.MaxLoads over all files (a reader waiting for its own block is
-// never held back by that cap). The window
-// starts at two blocks and doubles when a read has to wait for data, and
-// again for every 50 ms it goes on waiting (a cold stream over a slow link
-// has all its loads in flight within a few round trips), up to
-// Config.MaxWindow; it halves when the budget is short. The
-// first bytes of a cold read arrive after one round trip, since the cache
-// serves a block's bytes as they arrive. Blocks behind a stream (beyond
-// Backward) are let go; a huge single read lets go of each block once
-// copied, so it streams through the budget.
+// A stream's window follows its reader: it is twice the bytes the stream
+// has read (a fresh handle's two 4 KiB reads fetch 16 KiB ahead, not
+// blocks), growing as the reader keeps up. While it is under a block, the
+// stream is young: its readahead is the window's bytes fetched with the
+// read that missed (one request), kept by the cache as extents, so the
+// next reads find them. From a block on, whole blocks load ahead of the
+// stream's position, up to its window, at most Config.Concurrency per file
+// at once and Config.MaxLoads over all files (a reader waiting for its own
+// block is never held back by that cap). The window also doubles when a
+// read has to wait for a block, and again for every 50 ms it goes on
+// waiting (a cold stream over a slow link has all its loads in flight
+// within a few round trips), up to Config.MaxWindow; it halves when the
+// budget is short. Where the cache has no tier to keep a young stream's
+// bytes, streams start at two blocks instead. The first bytes of a cold
+// read arrive after one round trip, since the cache serves a block's
+// bytes as they arrive. Blocks behind a stream (beyond Backward) are let
+// go; a huge single read lets go of each block once copied, so it streams
+// through the budget.
+//
+// # Loads nobody wants are cancelled
+//
+// The blocks a Reader holds are references on the cache's loads; letting
+// go of a load nobody else holds cancels it. That happens on Close, when
+// the reader jumps elsewhere (the loads still running ahead of the stream
+// it left), when random mode starts, past a shrunk window, and after
+// Config.IdleTimeout without a read.
 //
 // # Random reads
 //

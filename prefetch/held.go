@@ -337,6 +337,26 @@ func (r *Reader) release(idx int64) {
 	delete(r.held, idx)
 }
 
+// dropLeft lets go of the loads still running ahead of the streams the
+// reader has just left by jumping elsewhere (starting stream except):
+// readahead nobody will read unless the reader comes back, which a skip
+// pattern never does. Their loads are cancelled, so a skip wastes only
+// what had arrived. Loads that ended stay held (their bytes are cached
+// anyway) until trimmed. Called with r.mu held.
+func (r *Reader) dropLeft(except int) {
+	for idx, a := range r.held {
+		select {
+		case <-a.h.Done():
+			continue
+		default:
+		}
+		if r.det.speculative(idx*r.bs, except) {
+			r.release(idx)
+			r.p.stats.leftCancelled.Add(1)
+		}
+	}
+}
+
 // dropAll lets go of every held block. Called with r.mu held.
 func (r *Reader) dropAll() {
 	for idx := range r.held {

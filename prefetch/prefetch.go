@@ -104,7 +104,7 @@ func (p *Prefetcher) Close() error {
 func (p *Prefetcher) Budget() *Budget { return p.budget }
 
 type counters struct {
-	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims, loadsCapped, youngReads atomic.Int64
+	readahead, heldHits, resets, randomReads, budgetShort, idleReclaims, loadsCapped, youngReads, leftCancelled atomic.Int64
 }
 
 // Stats are a Prefetcher's counters since it was made.
@@ -127,6 +127,10 @@ type Stats struct {
 	LoadsCapped int64
 	// Loads is the readahead loads in flight now.
 	Loads int64
+	// LeftCancelled counts readahead loads let go while still running
+	// because their reader jumped elsewhere (their loads are cancelled
+	// unless another reader wants them).
+	LeftCancelled int64
 	// IdleReclaims counts readers whose readahead was dropped for idling.
 	IdleReclaims int64
 	// BudgetUsed and BudgetPeak are the bytes reserved now and at most.
@@ -136,7 +140,7 @@ type Stats struct {
 // Stats returns the counters.
 func (p *Prefetcher) Stats() Stats {
 	return Stats{
-		ReadaheadBlocks: p.stats.readahead.Load(), HeldHits: p.stats.heldHits.Load(), YoungReads: p.stats.youngReads.Load(),
+		ReadaheadBlocks: p.stats.readahead.Load(), HeldHits: p.stats.heldHits.Load(), YoungReads: p.stats.youngReads.Load(), LeftCancelled: p.stats.leftCancelled.Load(),
 		Resets: p.stats.resets.Load(), RandomReads: p.stats.randomReads.Load(),
 		BudgetShort: p.stats.budgetShort.Load(), IdleReclaims: p.stats.idleReclaims.Load(),
 		LoadsCapped: p.stats.loadsCapped.Load(), Loads: p.loads.Load(),

@@ -94,6 +94,8 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	if v.turnedRandom {
 		r.dropAll()
+	} else if v.created >= 0 {
+		r.dropLeft(v.created)
 	}
 	random := r.det.random
 	si := v.stream
