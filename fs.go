@@ -21,6 +21,7 @@ import (
 	_ "github.com/tierfs/tierfs/objstore/memstore"  // registers mem://
 	_ "github.com/tierfs/tierfs/objstore/ossstore"  // registers oss://
 	_ "github.com/tierfs/tierfs/objstore/s3store"   // registers s3://
+	"github.com/tierfs/tierfs/peer"
 	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
@@ -39,6 +40,7 @@ type FS struct {
 	policy   consistency.Policy
 	log      *slog.Logger
 	opts     options
+	peer     *peer.Member // nil without WithPeers
 
 	ctx    context.Context // base context of the fs.FS methods
 	cancel context.CancelFunc
@@ -94,6 +96,9 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		}
 	}
 	if o.storeID == "" {
+		if o.peers != nil {
+			return nil, fmt.Errorf("tierfs: %w: WithPeers needs an explicit store identity (WithStoreID)", fs.ErrInvalid)
+		}
 		o.storeID = "new"
 	}
 	if o.baseCtx == nil {
@@ -112,7 +117,16 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		budgetSize = prefetch.DefaultConfig().Budget
 	}
 	budget := prefetch.NewBudget(budgetSize)
-	blocks, err := cache.New(cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log, Budget: budget})
+	member, err := newMember(o, log)
+	if err != nil {
+		closeTiers(tiers)
+		return nil, err
+	}
+	ccfg := cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log, Budget: budget}
+	if member != nil {
+		ccfg.Peers = member
+	}
+	blocks, err := cache.New(ccfg)
 	if err != nil {
 		closeTiers(tiers)
 		return nil, err
@@ -123,16 +137,52 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		closeTiers(tiers)
 		return nil, err
 	}
+	if member != nil {
+		// The member starts once the cache it serves from exists.
+		if err := member.Start(o.baseCtx, blocks); err != nil {
+			member.Close()
+			pf.Close()
+			blocks.Close()
+			closeTiers(tiers)
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(o.baseCtx)
 	fsys := &FS{
 		store: store, blocks: blocks, pf: pf, tiers: tiers, policy: o.policy,
-		meta: consistency.NewMeta(o.policy, o.now, 0), log: log, opts: o, ctx: ctx, cancel: cancel,
+		meta: consistency.NewMeta(o.policy, o.now, 0), log: log, opts: o, ctx: ctx, cancel: cancel, peer: member,
 	}
 	if rc, ok := store.(objstore.RequestCounter); ok {
 		fsys.reqBase = rc.RequestStats()
 	}
 	return fsys, nil
 }
+
+// newMember makes the ring member WithPeers asks for, or returns nil.
+func newMember(o options, log *slog.Logger) (*peer.Member, error) {
+	if o.peers == nil {
+		return nil, nil
+	}
+	cfg := *o.peers
+	bs := o.blockSize
+	if bs == 0 {
+		bs = cache.DefaultBlockSize
+	}
+	if cfg.StoreID != "" && cfg.StoreID != o.storeID {
+		return nil, fmt.Errorf("tierfs: %w: peer store identity %q is not the FS's %q", fs.ErrInvalid, cfg.StoreID, o.storeID)
+	}
+	if cfg.BlockSize != 0 && cfg.BlockSize != bs {
+		return nil, fmt.Errorf("tierfs: %w: peer block size %d is not the FS's %d", fs.ErrInvalid, cfg.BlockSize, bs)
+	}
+	cfg.StoreID, cfg.BlockSize = o.storeID, bs
+	if cfg.Logger == nil && o.log != nil {
+		cfg.Logger = log
+	}
+	return peer.New(cfg)
+}
+
+// Peer returns the FS's member of a peer ring (WithPeers), or nil.
+func (fsys *FS) Peer() *peer.Member { return fsys.peer }
 
 // flusher is a tier that writes behind: Flush waits for what it queued.
 type flusher interface {
@@ -178,10 +228,16 @@ func (fsys *FS) Close() error {
 	fsys.closed = true
 	fsys.mu.Unlock()
 	fsys.cancel()
-	// The cache first: it cancels the loads, which the prefetcher waits
+	var errs []error
+	if fsys.peer != nil {
+		// The ring first: the others stop asking this member for blocks,
+		// and its fetches from them go on from the origin.
+		errs = append(errs, fsys.peer.Close())
+	}
+	// The cache next: it cancels the loads, which the prefetcher waits
 	// for. Then the blocks the disk tier has queued are written, so the
 	// next process on the same directories finds them.
-	errs := []error{fsys.blocks.Close(), fsys.pf.Close()}
+	errs = append(errs, fsys.blocks.Close(), fsys.pf.Close())
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(fsys.ctx), closeFlushTimeout)
 	if err := flushTiers(ctx, fsys.tiers); err != nil {
 		fsys.log.Debug("tierfs: flushing the disk tier on close", "err", err)
@@ -225,8 +281,11 @@ func (fsys *FS) check(op, name string) error {
 // openChunk bytes instead of a HEAD, which tells that it is a file, its
 // size and version, and brings its first bytes (returned, and given to the
 // cache, so that reading them costs nothing more); without (Stat), a
-// HEAD. A name that is no object may be a directory: a listing tells.
-// Errors are *fs.PathError for op.
+// HEAD. With peers (WithPeers), Open and ReadFile also send a HEAD: the
+// version comes from the origin and the bytes from the ring, so each
+// member's open does not fetch the first bytes from the origin again. A
+// name that is no object may be a directory: a listing tells. Errors are
+// *fs.PathError for op.
 func (fsys *FS) resolve(ctx context.Context, op, name string, head bool) (consistency.Entry, []byte, error) {
 	if name == "." {
 		return consistency.Entry{Dir: true}, nil, nil
@@ -245,7 +304,7 @@ func (fsys *FS) resolve(ctx context.Context, op, name string, head bool) (consis
 	var obj objstore.Object
 	var first []byte
 	var err error
-	if head {
+	if head && fsys.peer == nil {
 		obj, first, err = fsys.readHead(ctx, name)
 	} else {
 		obj, err = fsys.store.Stat(ctx, name)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs/consistency"
+	"github.com/tierfs/tierfs/peer"
 	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
@@ -26,6 +27,7 @@ type options struct {
 	storeID     string
 	warmWorkers int
 	readahead   prefetch.Config
+	peers       *peer.Config // nil: no peers
 }
 
 func defaultOptions() options {
@@ -140,6 +142,21 @@ func WithWarmupConcurrency(n int) Option {
 			return fmt.Errorf("tierfs: %w: warmup concurrency %d < 1", fs.ErrInvalid, n)
 		}
 		o.warmWorkers = n
+		return nil
+	}
+}
+
+// WithPeers makes the FS a member of a ring of processes that share cached
+// blocks (see package peer): after its tiers miss, a block is asked of its
+// owner in the ring before the origin, and this FS serves the blocks it
+// owns to the others. It requires an explicit store identity — the URL
+// given to Open, or WithStoreID for New — because members share blocks
+// only with members of the same identity and block size; cfg.StoreID and
+// cfg.BlockSize are filled in from the FS and, if set, must agree with it.
+// Close leaves the ring.
+func WithPeers(cfg peer.Config) Option {
+	return func(o *options) error {
+		o.peers = &cfg
 		return nil
 	}
 }

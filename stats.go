@@ -3,6 +3,7 @@ package tierfs
 import (
 	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/peer"
 	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
 )
@@ -54,6 +55,11 @@ type Stats struct {
 	// Prefetch holds the readahead counters: blocks fetched ahead, streams
 	// reset, reads served in random mode, the memory budget's use.
 	Prefetch prefetch.Stats
+	// Peers holds the peer ring's counters (WithPeers; zero without):
+	// members, the view's hash, blocks and bytes fetched from peers and
+	// served to them, fallbacks by cause, rejected requests, peers
+	// penalized.
+	Peers peer.Stats
 }
 
 // TierStats are one tier's figures: the cache's view of it (a lookup is
@@ -75,6 +81,9 @@ func (fsys *FS) Stats() Stats {
 		ExtentHits: cs.ExtentHits, Extents: cs.Extents,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
 		Prefetch: fsys.pf.Stats(),
+	}
+	if fsys.peer != nil {
+		s.Peers = fsys.peer.Stats()
 	}
 	if rc, ok := fsys.store.(objstore.RequestCounter); ok {
 		s.Requests, s.RequestsCounted = rc.RequestStats().Sub(fsys.reqBase), true

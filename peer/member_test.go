@@ -71,15 +71,15 @@ func startMember(t *testing.T, store objstore.Store, cfg Config) *member {
 	return &member{Member: m, blocks: b}
 }
 
-// startRing starts n members that join through the first and waits until
-// every one sees all n.
+// startRing starts n members, each joining through every member started
+// before it (a static membership), and waits until every one sees all n.
 func startRing(t *testing.T, store objstore.Store, n int, edit func(i int, c *Config)) []*member {
 	t.Helper()
 	var ms []*member
 	for i := range n {
 		var seeds []string
-		if i > 0 {
-			seeds = []string{ms[0].GossipAddr()}
+		for _, m := range ms {
+			seeds = append(seeds, m.GossipAddr())
 		}
 		cfg := testConfig(seeds...)
 		cfg.Name = fmt.Sprintf("m%d", i)

@@ -1,0 +1,217 @@
+package tierfs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tierfs/tierfs"
+	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/objstore/memstore"
+	"github.com/tierfs/tierfs/peer"
+)
+
+// The peer ring through tierfs.FS: members are real FS values with real
+// memberlist and HTTP on loopback, over one origin.
+
+const (
+	prBlock = 256 << 10
+	prStore = "mem://fleet"
+)
+
+var prSecret = []byte("fleet secret of thirty-two bytes")
+
+func peerConfig(name string, seeds ...string) peer.Config {
+	return peer.Config{
+		Name: name, BindAddr: "127.0.0.1", DataAddr: "127.0.0.1:0", Seeds: seeds, Secret: prSecret, Cluster: "fleet",
+		Local: true, FrameSize: 64 << 10, StallTimeout: time.Second, FetchTimeout: 10 * time.Second,
+	}
+}
+
+// startFleet starts n FS members over store (stores[i] for member i if
+// given), each joining through every member started before it (a static
+// membership), and waits until each sees all n.
+func startFleet(t *testing.T, store objstore.Store, n int, stores ...objstore.Store) []*tierfs.FS {
+	t.Helper()
+	var fleet []*tierfs.FS
+	for i := range n {
+		var seeds []string
+		for _, f := range fleet {
+			seeds = append(seeds, f.Peer().GossipAddr())
+		}
+		st := store
+		if i < len(stores) && stores[i] != nil {
+			st = stores[i]
+		}
+		fsys, err := tierfs.New(st, tierfs.WithStoreID(prStore), tierfs.WithBlockSize(prBlock),
+			tierfs.WithMemoryCache(64<<20), tierfs.WithPeers(peerConfig(fmt.Sprintf("fs%d", i), seeds...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fsys.Close() })
+		fleet = append(fleet, fsys)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, fsys := range fleet {
+		if err := fsys.Peer().WaitMembers(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fleet
+}
+
+func putRandom(t *testing.T, s *memstore.Store, key string, size int) []byte {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	if _, err := s.Put(t.Context(), key, bytes.NewReader(data), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestPeersFleetColdRead: 6 members read one object at once, cold; every
+// one gets exact bytes and the origin sends the object about once.
+func TestPeersFleetColdRead(t *testing.T) {
+	s := memstore.New()
+	data := putRandom(t, s, "model.bin", 32*prBlock+777)
+	fleet := startFleet(t, s, 6)
+	s.ResetStats()
+	var wg sync.WaitGroup
+	for _, fsys := range fleet {
+		wg.Go(func() {
+			got, err := fs.ReadFile(fsys, "model.bin")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("%s read wrong bytes", fsys.Peer().Name())
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats("model.bin")
+	ratio := float64(st.BodyBytes) / float64(len(data))
+	var fetched, served, fallbacks int64
+	maxServed := int64(0)
+	for _, fsys := range fleet {
+		ps := fsys.Stats().Peers
+		fetched += ps.BytesFetched
+		served += ps.BytesServed
+		maxServed = max(maxServed, ps.BytesServed)
+		fb := ps.Fallbacks
+		fallbacks += fb.Error + fb.Stall + fb.Corrupt + fb.Busy
+		if ps.Members != len(fleet) {
+			t.Errorf("%s sees %d members", fsys.Peer().Name(), ps.Members)
+		}
+	}
+	mean := float64(served) / float64(len(fleet))
+	t.Logf("origin body bytes ÷ object = %.3f (%d GETs: one per block); bytes from peers %d; busiest member served %.2f× the mean; fallbacks %d",
+		ratio, st.Gets, fetched, float64(maxServed)/mean, fallbacks)
+	if ratio > 1.05 {
+		t.Errorf("origin sent %.3f× the object to %d members; want ≤ 1.05×", ratio, len(fleet))
+	}
+	if fetched < int64(len(fleet)-2)*int64(len(data)) {
+		t.Errorf("members fetched %d bytes from peers; want most of %d", fetched, int64(len(fleet)-1)*int64(len(data)))
+	}
+}
+
+// TestPeersOwnerClosedMidRead: a member closes while the others are
+// reading the blocks it owns; every reader still gets exact bytes.
+func TestPeersOwnerClosedMidRead(t *testing.T) {
+	s := memstore.New()
+	data := putRandom(t, s, "shard.tar", 32*prBlock)
+	// The victim's origin holds every body until the victim is closed, so
+	// that it closes with the blocks it owns in flight to the readers.
+	gate := &gatedStore{Store: s, arrived: make(chan struct{}, 1024)}
+	fleet := startFleet(t, s, 4, gate)
+	victim := fleet[0]
+	var wg sync.WaitGroup
+	for _, fsys := range fleet[1:] {
+		wg.Go(func() {
+			got, err := fs.ReadFile(fsys, "shard.tar")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("%s read wrong bytes", fsys.Peer().Name())
+			}
+		})
+	}
+	// The readers are waiting on the origin through their owners: close
+	// the victim, then let the origin go.
+	timeout := time.After(10 * time.Second)
+	for range 3 {
+		select {
+		case <-gate.arrived:
+		case <-timeout:
+			t.Fatal("the owner was asked for no block")
+		}
+	}
+	if err := victim.Close(); err != nil {
+		t.Logf("closing the owner: %v", err)
+	}
+	wg.Wait()
+	st := s.Stats("shard.tar")
+	var fb peer.Fallbacks
+	for _, fsys := range fleet[1:] {
+		f := fsys.Stats().Peers.Fallbacks
+		fb.Error += f.Error
+		fb.Stall += f.Stall
+		fb.Busy += f.Busy
+		fb.Penalized += f.Penalized
+	}
+	t.Logf("origin body bytes ÷ object = %.3f (%d GETs for %d blocks); fallbacks %+v",
+		float64(st.BodyBytes)/float64(len(data)), st.Gets, len(data)/prBlock, fb)
+	if fb.Error+fb.Stall == 0 {
+		t.Error("no reader fell back from the closed owner")
+	}
+	if extra := st.Gets - int64(len(data)/prBlock); extra > int64(len(data)/prBlock) {
+		t.Errorf("%d origin GETs for %d blocks", st.Gets, len(data)/prBlock)
+	}
+}
+
+// TestPeersNeedStoreID: WithPeers refuses New's default store identity
+// and a peer config that disagrees with the FS.
+func TestPeersNeedStoreID(t *testing.T) {
+	s := memstore.New()
+	for name, opts := range map[string][]tierfs.Option{
+		"no store id":      {tierfs.WithPeers(peerConfig("a"))},
+		"other store id":   {tierfs.WithStoreID("x"), tierfs.WithPeers(func() peer.Config { c := peerConfig("b"); c.StoreID = "y"; return c }())},
+		"other block size": {tierfs.WithStoreID("x"), tierfs.WithPeers(func() peer.Config { c := peerConfig("c"); c.BlockSize = 1 << 20; return c }())},
+		"short secret":     {tierfs.WithStoreID("x"), tierfs.WithPeers(func() peer.Config { c := peerConfig("d"); c.Secret = []byte("x"); return c }())},
+	} {
+		fsys, err := tierfs.New(s, opts...)
+		if !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("%s: New = %v; want fs.ErrInvalid", name, err)
+		}
+		if fsys != nil {
+			fsys.Close()
+		}
+	}
+}
+
+// gatedStore holds every body it is asked for until the caller gives up,
+// signalling arrived for each.
+type gatedStore struct {
+	objstore.Store
+	arrived chan struct{}
+}
+
+func (g *gatedStore) NewRangeReader(ctx context.Context, key string, off, length int64, opts objstore.ReadOptions) (*objstore.Reader, error) {
+	select {
+	case g.arrived <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
