@@ -37,6 +37,7 @@ type config struct {
 	wideConnBW  int64 // per-connection cap of scenario 1b; 0 = no cap
 	wideTotalBW int64 // total cap of scenario 1b; 0 = no cap
 	wideConc    int   // tierfs's readahead concurrency in scenario 1b
+	slowConnBW  int64 // per-connection cap of scenario 1c (no total cap)
 	size        int64 // the big object
 	linkConns   int   // connections the link ceiling assumes
 	files       int   // small files in scenario 7
@@ -65,13 +66,14 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	fl := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
 	var c config
-	var connBW, totalBW, wideConnBW, wideTotalBW, size, budget, scen string
+	var connBW, totalBW, wideConnBW, wideTotalBW, slowConnBW, size, budget, scen string
 	fl.DurationVar(&c.latency, "latency", 20*time.Millisecond, "first-byte latency the emulated store adds to every request")
 	fl.StringVar(&connBW, "conn-bw", "50MB", "bandwidth cap per connection, bytes/s (suffixes KB MB GB KiB MiB GiB; 0 = none)")
 	fl.StringVar(&totalBW, "total-bw", "200MB", "bandwidth cap over all connections, bytes/s (0 = none)")
 	fl.StringVar(&wideConnBW, "wide-conn-bw", "20MB", "bandwidth cap per connection in scenario 1b, where 8× single-stream is reachable (0 = none)")
 	fl.StringVar(&wideTotalBW, "wide-total-bw", "200MB", "bandwidth cap over all connections in scenario 1b (0 = none)")
 	fl.IntVar(&c.wideConc, "wide-concurrency", 16, "tierfs's readahead concurrency (prefetch.Config.Concurrency) in scenario 1b")
+	fl.StringVar(&slowConnBW, "slow-conn-bw", "8MiB", "bandwidth cap per connection in scenario 1c, with no total cap (cross-region S3 and OSS look like this)")
 	fl.StringVar(&size, "size", "1GiB", "size of the big object of scenarios 1-7a")
 	fl.IntVar(&c.linkConns, "link-conns", 16, "connections the link ceiling assumes: min(total-bw, link-conns × conn-bw)")
 	fl.IntVar(&c.files, "files", 500, "small files (64-512 KiB) in scenario 7")
@@ -94,7 +96,7 @@ func parseFlags(args []string) (config, error) {
 		name string
 		s    string
 		dst  *int64
-	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-conn-bw", wideConnBW, &c.wideConnBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
+	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-conn-bw", wideConnBW, &c.wideConnBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-slow-conn-bw", slowConnBW, &c.slowConnBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
 		if *p.dst, err = parseBytes(p.s); err != nil {
 			return c, fmt.Errorf("%s: %w", p.name, err)
 		}

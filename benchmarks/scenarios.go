@@ -113,8 +113,71 @@ func (e *env) coldSequential(ctx context.Context) error {
 	defer e.srv.SetShaping(sh)
 	sc = fmt.Sprintf("1b. cold sequential read of %s (io.Copy), %s a connection, %s in total, tierfs at prefetch.Config{Concurrency: %d}",
 		human(e.cfg.size), capName(e.cfg.wideConnBW), capName(e.cfg.wideTotalBW), e.cfg.wideConc)
-	_, err = e.sequential(ctx, sc, wide, &prefetch.Config{Concurrency: e.cfg.wideConc}, true)
-	return err
+	if _, err = e.sequential(ctx, sc, wide, &prefetch.Config{Concurrency: e.cfg.wideConc}, true); err != nil {
+		return err
+	}
+	return e.slowConnections(ctx, sh)
+}
+
+// slowSpan is what scenario 1c's single-stream baseline reads: at a few
+// MB/s a whole object would take minutes.
+const slowSpan = 64 << 20
+
+// 1c. Cold sequential read at default options on a link whose connections
+// are slow each and whose total is not capped (cross-region S3 and OSS):
+// tierfs must find the link's width by itself (throughput-seeking
+// concurrency), within its memory budget.
+func (e *env) slowConnections(ctx context.Context, sh s3test.Shaping) error {
+	r, size := e.res, e.cfg.size
+	slow := sh
+	slow.ConnBandwidth, slow.TotalBandwidth = e.cfg.slowConnBW, 0
+	e.srv.SetShaping(slow)
+	defer e.srv.SetShaping(sh)
+	sc := fmt.Sprintf("1c. cold sequential read of %s (io.Copy), %s a connection, no total cap, default options", human(size), capName(e.cfg.slowConnBW))
+	span := min(int64(slowSpan), size)
+	var n int64
+	m, err := measure(func() error {
+		var err error
+		n, err = e.sdkGet(ctx, bigKey, fmt.Sprintf("bytes=0-%d", span-1))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("single-stream GetObject: %w", err)
+	}
+	if n != span {
+		return fmt.Errorf("single-stream GetObject read %d bytes of %d", n, span)
+	}
+	single := mbps(n, m.wall)
+	r.add(row{Scenario: sc, Name: fmt.Sprintf("single-stream GetObject of the first %s (plain SDK, Range, io.Copy of the body)", human(span)), Value: single, Unit: "MB/s", CPU: m.cpu, Role: roleBaseline})
+	fsys, err := e.newFS(ctx)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	e.gauge.resetPeak()
+	e.srv.ResetStats()
+	m, err = measure(func() error {
+		var err error
+		n, err = copyFile(fsys, bigKey)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tierfs: %w", err)
+	}
+	if n != size {
+		return fmt.Errorf("tierfs read %d bytes of %d", n, size)
+	}
+	tfs := mbps(n, m.wall)
+	st, ps := e.srv.Total(), fsys.Stats().Prefetch
+	r.add(row{Scenario: sc, Name: "tierfs io.Copy (WriteTo), cold, default options", Value: tfs, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs,
+		Versus: times(ratio(tfs, single), "single-stream"),
+		Note: fmt.Sprintf("%d GETs, %s from the origin; %d GETs in flight at peak; %d blocks read ahead", st.Gets, human(st.BodyBytes), e.gauge.peak.Load(), ps.ReadaheadBlocks)})
+	r.add(row{Scenario: sc, Name: "tierfs / single-stream", Value: ratio(tfs, single), Unit: "×", Role: roleInfo,
+		Note: "throughput-seeking concurrency: a file adds loads while they raise its rate"}).atLeast(12, "×")
+	budget := prefetch.DefaultConfig().Budget
+	r.add(row{Scenario: sc, Name: "readahead budget peak", Value: float64(ps.BudgetPeak) / (1 << 20), Unit: "MiB", Role: roleInfo,
+		Note: fmt.Sprintf("the budget is %s", human(budget))}).atMost(float64(budget)/(1<<20), "MiB")
+	return nil
 }
 
 // capName is a bandwidth cap for a scenario's title.

@@ -21,9 +21,9 @@
 // stream is young: its readahead is the window's bytes fetched with the
 // read that missed (one request), kept by the cache as extents, so the
 // next reads find them. From a block on, whole blocks load ahead of the
-// stream's position, up to its window, at most Config.Concurrency per file
-// at once and Config.MaxLoads over all files (a reader waiting for its own
-// block is never held back by that cap). The window also doubles when a
+// stream's position, up to its window, as many at once as the file's
+// concurrency (below) and Config.MaxLoads over all files allow (a reader
+// waiting for its own block is never held back by that cap). The window also doubles when a
 // read has to wait for a block, and again for every 50 ms it goes on
 // waiting (a cold stream over a slow link has all its loads in flight
 // within a few round trips), up to Config.MaxWindow; it halves when the
@@ -33,6 +33,19 @@
 // bytes as they arrive. Blocks behind a stream (beyond Backward) are let
 // go; a huge single read lets go of each block once copied, so it streams
 // through the budget.
+//
+// # Concurrency that seeks throughput
+//
+// A file starts with 8 loads in flight (Config.Concurrency caps it). It
+// measures the rate its reader is served from whole-block loads over
+// samples of at least 200 ms and a round of loads. If the reader had to
+// wait for loads in a sample, the file doubles its loads; if the
+// next sample's rate did not rise by a tenth, the raise did not pay (the
+// link's total, the store or the CPUs are the limit) and is undone, and
+// the file does not probe again for four samples. On a store whose
+// connections are slow each (a few MB/s, as across regions), a file so
+// finds the width of the link by itself; where 8 connections fill it, it
+// stays at 8. Config.MaxLoads and the budget bound all files together.
 //
 // # Loads nobody wants are cancelled
 //

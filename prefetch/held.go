@@ -91,8 +91,14 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 				return done, err
 			}
 		}
+		wasReady := h.Ready(boff + n)
 		err := r.copyHeld(h, dst, boff, si, pos, &waited)
 		h.Release()
+		if err == nil {
+			r.mu.Lock()
+			r.tune.note(n, !wasReady)
+			r.mu.Unlock()
+		}
 		if err != nil {
 			if h.Err() != nil {
 				// Forget the failed block so a later read tries again.
@@ -257,7 +263,7 @@ func (p *Prefetcher) takeLoad() bool {
 }
 
 // schedule starts loading the blocks of stream si from offset from (-1:
-// the stream's position) to its window's end, at most Concurrency of the
+// the stream's position) to its window's end, at most the tuner's count of the
 // Reader's loading at once and Config.MaxLoads over all Readers; a load
 // the budget has no room for halves the window. It plans under r.mu and
 // loads outside it.
@@ -272,6 +278,7 @@ func (r *Reader) schedule(si int, from int64) {
 		from = s.next
 	}
 	first, last := from/r.bs, min((s.next+s.window-1)/r.bs, r.nb-1)
+	conc := r.tune.conc
 	loading := 0
 	for _, a := range r.held {
 		select {
@@ -288,7 +295,7 @@ func (r *Reader) schedule(si int, from int64) {
 	}
 	r.mu.Unlock()
 	for _, idx := range plan {
-		if loading >= r.p.cfg.Concurrency {
+		if loading >= conc {
 			return
 		}
 		if r.p.blocks.Cached(r.obj, idx) {

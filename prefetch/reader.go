@@ -35,6 +35,7 @@ type Reader struct {
 	headLen  int64               // bytes Open fetched before the first read (SetHead)
 	sparse   map[int64]sparseUse // what sparse reads asked of each block
 	lastRead time.Time
+	tune     tuner // loads in flight, sought by throughput (tune.go)
 	closed   bool
 }
 
@@ -57,7 +58,7 @@ func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reade
 	bs := p.blocks.BlockSize()
 	r := &Reader{
 		p: p, ctx: rctx, cancel: cancel, obj: obj, bs: bs, nb: cache.NumBlocks(obj.Size, bs),
-		det: newDetector(p.cfg, bs, !p.blocks.Tiered()), lastRead: p.now(),
+		det: newDetector(p.cfg, bs, !p.blocks.Tiered()), lastRead: p.now(), tune: newTuner(p.cfg.Concurrency, p.now()),
 	}
 	p.readers[r] = struct{}{}
 	return r, nil
@@ -133,6 +134,13 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		n, err = r.readSequential(p[:want], off, si)
 	}
 	if err == nil && ahead && !quiet && youngAhead == 0 {
+		r.mu.Lock()
+		if r.tune.sample(r.p.now(), r.bs) && si < len(r.det.streams) {
+			// More loads in flight need a window that holds them.
+			s := &r.det.streams[si]
+			s.window = max(s.window, min(int64(r.tune.conc)*r.bs, r.det.maxWindow))
+		}
+		r.mu.Unlock()
 		r.schedule(si, -1)
 	}
 	r.mu.Lock()
