@@ -171,7 +171,7 @@ func (e *env) slowConnections(ctx context.Context, sh s3test.Shaping) error {
 	st, ps := e.srv.Total(), fsys.Stats().Prefetch
 	r.add(row{Scenario: sc, Name: "tierfs io.Copy (WriteTo), cold, default options", Value: tfs, Unit: "MB/s", CPU: m.cpu, Role: roleTierfs,
 		Versus: times(ratio(tfs, single), "single-stream"),
-		Note: fmt.Sprintf("%d GETs, %s from the origin; %d GETs in flight at peak; %d blocks read ahead", st.Gets, human(st.BodyBytes), e.gauge.peak.Load(), ps.ReadaheadBlocks)})
+		Note:   fmt.Sprintf("%d GETs, %s from the origin; %d GETs in flight at peak; %d blocks read ahead", st.Gets, human(st.BodyBytes), e.gauge.peak.Load(), ps.ReadaheadBlocks)})
 	r.add(row{Scenario: sc, Name: "tierfs / single-stream", Value: ratio(tfs, single), Unit: "×", Role: roleInfo,
 		Note: "throughput-seeking concurrency: a file adds loads while they raise its rate"}).atLeast(12, "×")
 	budget := prefetch.DefaultConfig().Budget
