@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/hex"
 	"errors"
@@ -97,7 +98,7 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 		return
 	}
 	ctx := r.Context()
-	h, err := l.Load(ctx, obj, idx, cache.LoadOptions{Local: true})
+	h, err := m.loadLocal(ctx, l, obj, idx)
 	if errors.Is(err, cache.ErrPeerWait) {
 		m.stats.refused.Add(1)
 		w.WriteHeader(http.StatusConflict)
@@ -142,4 +143,33 @@ func (m *Member) reject(w http.ResponseWriter) {
 	m.stats.rejected.Add(1)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusUnauthorized)
+}
+
+// loadLocal loads a block for a peer without asking peers. A load of a
+// block this member owns is marked as waiting on a peer for the moment
+// the cache asks Fetch, which answers cache.ErrNoPeer at once; a request
+// arriving in that moment is retried for up to about 30 ms rather than
+// refused, or the asker would go to the secondary and the origin would
+// send the block twice. A block owned by another member in this view
+// is refused at once: this member's load may truly be waiting on a peer.
+func (m *Member) loadLocal(ctx context.Context, l Loader, obj objstore.Object, idx int64) (*cache.Handle, error) {
+	wait := time.Millisecond
+	for {
+		h, err := l.Load(ctx, obj, idx, cache.LoadOptions{Local: true})
+		if !errors.Is(err, cache.ErrPeerWait) || wait > 16*time.Millisecond {
+			return h, err
+		}
+		v := m.View()
+		if p, _ := v.Owners(cache.Key(m.cfg.StoreID, obj, m.cfg.BlockSize, idx)); p < 0 || v.Nodes[p].Name != m.cfg.Name {
+			return h, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait *= 2
+	}
 }
