@@ -119,6 +119,9 @@ func TestPeersFleetColdRead(t *testing.T) {
 	if ratio > 1.05 {
 		t.Errorf("origin sent %.3f× the object to %d members; want ≤ 1.05×", ratio, len(fleet))
 	}
+	if limit := 1.25*mean + float64((len(fleet)-1)*prBlock); float64(maxServed) > limit {
+		t.Errorf("the busiest member served %d bytes; want ≤ 1.25× the mean (%.0f) + a block to each other member", maxServed, mean)
+	}
 	if fetched < int64(len(fleet)-2)*int64(len(data)) {
 		t.Errorf("members fetched %d bytes from peers; want most of %d", fetched, int64(len(fleet)-1)*int64(len(data)))
 	}

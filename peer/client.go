@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/objstore"
 )
 
 // Causes of a fallback from a peer to the next owner or the origin.
@@ -39,7 +40,7 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 		return from, fmt.Errorf("peer: block of another store or block size: %w", cache.ErrNoPeer)
 	}
 	v := m.View()
-	p, s := v.Owners(ref.Key)
+	p, s := m.owners(v, ref.Object, ref.Index)
 	var ident []byte
 	asked := false
 	var errs []error
@@ -80,6 +81,14 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 		return from, fmt.Errorf("peer: no live owner to ask: %w", cache.ErrNoPeer)
 	}
 	return from, errors.Join(errs...)
+}
+
+// owners returns the primary and secondary owner of block idx of obj in
+// v (see View.BlockOwners).
+func (m *Member) owners(v *View, obj objstore.Object, idx int64) (primary, secondary int) {
+	bs := m.cfg.BlockSize
+	return v.BlockOwners(cache.Key(m.cfg.StoreID, obj, bs, -1), cache.NumBlocks(obj.Size, bs), idx,
+		func(i int64) string { return cache.Key(m.cfg.StoreID, obj, bs, i) })
 }
 
 // fetchFrom asks one peer for dst[from:] and returns the offset up to

@@ -35,6 +35,14 @@
 // others; a leaving member's blocks go to their secondaries, so the
 // secondary is also where a block goes next.
 //
+// A hot object must not land on a few members: [View.BlockOwners] takes
+// an object version's blocks in index order and gives each to the
+// highest-scoring member that holds fewer than ceil(LoadFactor × its
+// weighted share) of them (a bounded load, as in consistent hashing with
+// bounded loads), so 8 members loading one model each serve about an
+// eighth of it. Every member with the same view computes the same
+// assignment; a join or leave still moves about 1/N of the blocks.
+//
 // # Data plane
 //
 // Blocks move over HTTP. A request names the block's full identity

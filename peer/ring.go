@@ -5,7 +5,9 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // Node is one live member in a View.
@@ -22,7 +24,19 @@ type Node struct {
 type View struct {
 	Nodes   []Node
 	changed chan struct{} // closed when a newer view replaces this one
+
+	// plans caches BlockOwners' assignment of an object version's blocks
+	// to primaries, by object (see planKey); cleared when it holds
+	// maxPlans.
+	mu    sync.Mutex // guards plans
+	plans map[string][]int32
 }
+
+// LoadFactor bounds a member's share of one object version's blocks in
+// BlockOwners: at most ceil(LoadFactor × its weighted share) of them.
+const LoadFactor = 1.25
+
+const maxPlans = 4096
 
 // Changed returns a channel closed when a newer view replaces v.
 func (v *View) Changed() <-chan struct{} { return v.changed }
@@ -90,4 +104,74 @@ func mix64(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
+}
+
+// BlockOwners returns the indexes in v.Nodes of the primary and secondary
+// owner of block idx of an object version of nblocks blocks, whose
+// blocks' cache keys key(i) gives. Primaries are chosen with a bounded
+// load, so one hot object's blocks spread over all members: the blocks are
+// taken in index order, each by the highest-scoring member (as in Owners)
+// that holds fewer than ceil(LoadFactor × nblocks × weight / total
+// weight) of them. Every member with the same view computes the same
+// assignment. The secondary is the highest-scoring member other than the
+// primary. name identifies the object version (for the cache of
+// assignments); objects of one block are owned as by Owners.
+func (v *View) BlockOwners(name string, nblocks, idx int64, key func(i int64) string) (primary, secondary int) {
+	if nblocks <= 1 || len(v.Nodes) <= 1 || idx < 0 || idx >= nblocks {
+		return v.Owners(key(idx))
+	}
+	plan := v.plan(name, nblocks, key)
+	primary = int(plan[idx])
+	secondary = -1
+	var second float64
+	k := key(idx)
+	for i, n := range v.Nodes {
+		if i == primary {
+			continue
+		}
+		if s := score(n.Name, n.Weight, k); secondary < 0 || s > second {
+			secondary, second = i, s
+		}
+	}
+	return primary, secondary
+}
+
+// plan returns the primaries of an object version's blocks.
+func (v *View) plan(name string, nblocks int64, key func(i int64) string) []int32 {
+	pk := strconv.FormatInt(nblocks, 10) + "|" + name
+	v.mu.Lock()
+	p, ok := v.plans[pk]
+	v.mu.Unlock()
+	if ok {
+		return p
+	}
+	total := 0.0
+	for _, n := range v.Nodes {
+		total += n.Weight
+	}
+	caps := make([]int64, len(v.Nodes))
+	for i, n := range v.Nodes {
+		caps[i] = int64(math.Ceil(LoadFactor * float64(nblocks) * n.Weight / total))
+	}
+	p = make([]int32, nblocks)
+	scores := make([]float64, len(v.Nodes))
+	for b := range nblocks {
+		k := key(b)
+		best := -1
+		for i, n := range v.Nodes {
+			scores[i] = score(n.Name, n.Weight, k)
+			if caps[i] > 0 && (best < 0 || scores[i] > scores[best]) {
+				best = i
+			}
+		}
+		caps[best]--
+		p[b] = int32(best)
+	}
+	v.mu.Lock()
+	if v.plans == nil || len(v.plans) >= maxPlans {
+		v.plans = make(map[string][]int32)
+	}
+	v.plans[pk] = p
+	v.mu.Unlock()
+	return p
 }

@@ -161,3 +161,62 @@ func TestMeta(t *testing.T) {
 		t.Error("metadata with a trailing byte decoded")
 	}
 }
+
+func planOwners(v *View, name string, nblocks int64) []string {
+	key := func(i int64) string { return fmt.Sprintf("%s|%d", name, i) }
+	var out []string
+	for i := range nblocks {
+		p, s := v.BlockOwners(name, nblocks, i, key)
+		if p == s {
+			panic("primary is secondary")
+		}
+		out = append(out, v.Nodes[p].Name)
+	}
+	return out
+}
+
+// TestBlockOwnersBounded: one object's blocks spread over all members,
+// none owning more than ceil(LoadFactor × its share), and a join or leave
+// moves between 0.5/N and 1.5/N of them.
+func TestBlockOwnersBounded(t *testing.T) {
+	for _, tc := range []struct {
+		members int
+		blocks  int64
+	}{{4, 32}, {8, 32}, {8, 256}, {16, 1000}, {3, 7}} {
+		t.Run(fmt.Sprintf("%d members, %d blocks", tc.members, tc.blocks), func(t *testing.T) {
+			var movedJoin, movedLeave, total int
+			for obj := range 20 {
+				name := fmt.Sprintf("object-%d", obj)
+				base := nodes(tc.members)
+				before := planOwners(newView(base), name, tc.blocks)
+				count := map[string]int64{}
+				for _, o := range before {
+					count[o]++
+				}
+				limit := int64(math.Ceil(LoadFactor * float64(tc.blocks) / float64(tc.members)))
+				for n, c := range count {
+					if c > limit {
+						t.Fatalf("%s: %s owns %d of %d blocks; limit %d", name, n, c, tc.blocks, limit)
+					}
+				}
+				joined := planOwners(newView(append(nodes(tc.members), Node{Name: "newcomer", Weight: 1})), name, tc.blocks)
+				left := planOwners(newView(base[1:]), name, tc.blocks)
+				for i := range before {
+					if before[i] != joined[i] {
+						movedJoin++
+					}
+					if before[i] != left[i] {
+						movedLeave++
+					}
+				}
+				total += len(before)
+			}
+			fj, fl := float64(movedJoin)/float64(total), float64(movedLeave)/float64(total)
+			t.Logf("moved on a join %.3f (1/N = %.3f), on a leave %.3f (1/N = %.3f)", fj, 1/float64(tc.members+1), fl, 1/float64(tc.members))
+			if tc.blocks >= 32 {
+				checkMoved(t, "join", movedJoin, total, tc.members+1)
+				checkMoved(t, "leave", movedLeave, total, tc.members)
+			}
+		})
+	}
+}

@@ -160,7 +160,7 @@ func (m *Member) loadLocal(ctx context.Context, l Loader, obj objstore.Object, i
 			return h, err
 		}
 		v := m.View()
-		if p, _ := v.Owners(cache.Key(m.cfg.StoreID, obj, m.cfg.BlockSize, idx)); p < 0 || v.Nodes[p].Name != m.cfg.Name {
+		if p, _ := m.owners(v, obj, idx); p < 0 || v.Nodes[p].Name != m.cfg.Name {
 			return h, err
 		}
 		t := time.NewTimer(wait)

@@ -66,7 +66,7 @@ func ownedBy(t *testing.T, m *member, obj objstore.Object, primary, secondary st
 	t.Helper()
 	v := m.View()
 	for i := range cache.NumBlocks(obj.Size, testBlock) {
-		p, s := v.Owners(cache.Key(testStore, obj, testBlock, i))
+		p, s := m.owners(v, obj, i)
 		if v.Nodes[p].Name == primary && (secondary == "" || v.Nodes[s].Name == secondary) {
 			skip := false
 			for _, n := range not {
