@@ -123,6 +123,10 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		return nil, err
 	}
 	ccfg := cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log, Budget: budget}
+	if len(tiers) > 0 && o.memBytes != 0 {
+		// The memory tier: a stream's blocks enter it on a second pass.
+		ccfg.OnceTiers = 1
+	}
 	if member != nil {
 		ccfg.Peers = member
 	}

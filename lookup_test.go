@@ -94,6 +94,14 @@ func TestWarmPassOneHitPerBlockRead(t *testing.T) {
 	if st := s.Total(); st.Gets != 1+32 || st.BodyBytes != lkSize || st.Heads+st.Lists != 0 {
 		t.Errorf("cold pass: the store saw %+v; want the open's GET and one per block, %d bytes", st, lkSize)
 	}
+	// A stream's blocks enter memory on their second load, not the first:
+	// a one-shot read holds nothing but the open's first bytes.
+	if st := fsys.Stats(); st.Tiers[0].Tier.Blocks != 1 || st.AdmitDeferred != 32 {
+		t.Errorf("after one pass: memory holds %d entries, %d admissions deferred; want the first bytes only and 32", st.Tiers[0].Tier.Blocks, st.AdmitDeferred)
+	}
+	readAllAt(t, fsys, "obj", data, 64<<10) // the second pass is kept
+	fsys.WaitLoads()
+	tierfs.SettleTiers(fsys)
 	before := fsys.Stats()
 	reads := readAllAt(t, fsys, "obj", data, 64<<10) // warm: 128 reads over 32 blocks
 	after := fsys.Stats()

@@ -41,6 +41,12 @@ type Stats struct {
 	Loads, SharedFetches, CancelledLoads int64
 	// LoadsInFlight is the number of block loads running now.
 	LoadsInFlight int64
+	// AdmitDeferred counts blocks a sequential stream loaded that the
+	// memory tier was not offered, since they had not been loaded before:
+	// a stream's blocks enter memory on a second pass (a disk tier keeps
+	// them from the first), so a one-shot read neither flushes the memory
+	// tier nor holds the object.
+	AdmitDeferred int64
 	// PromotionsDropped counts blocks found in a lower tier whose copy to
 	// the tiers above was skipped because too many were queued; they are
 	// promoted on a later read.
@@ -77,7 +83,7 @@ func (fsys *FS) Stats() Stats {
 	s := Stats{
 		PeerBytesServed: cs.PeerBytesServed, OriginBytesServed: cs.OriginBytesServed,
 		OriginFetches: cs.OriginFetches, OriginErrors: cs.OriginErrors,
-		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped, LoadsInFlight: cs.LoadsInFlight,
+		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped, AdmitDeferred: cs.AdmitDeferred, LoadsInFlight: cs.LoadsInFlight,
 		ExtentHits: cs.ExtentHits, Extents: cs.Extents,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
 		Prefetch: fsys.pf.Stats(),

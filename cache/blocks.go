@@ -44,6 +44,10 @@ type Config struct {
 	// deduplicated). A tier with a method Name() string is named by it in
 	// Stats; others are "tier0", "tier1", ….
 	Tiers []tier.Tier
+	// OnceTiers is how many of the first tiers (the memory tiers) a block
+	// loaded with LoadOptions.Once is not offered unless it was loaded
+	// before (see admit.go). Zero means none: Once changes nothing.
+	OnceTiers int
 	// Peers, if not nil, is asked for a block after the tiers and before
 	// the origin. See [Peers].
 	Peers Peers
@@ -105,6 +109,9 @@ type Blocks struct {
 	budget    Budget // nil: loads are not budgeted
 	extents   *extents
 	promoter  *promoter
+	seen      *doorkeeper // blocks loaded before (LoadOptions.Once)
+	onceTiers int
+	buffers   bufferPool  // full-block buffers no tier kept
 
 	stats  counters
 	closed atomic.Bool
@@ -140,6 +147,9 @@ func New(cfg Config) (*Blocks, error) {
 	if cfg.FetchTimeout == 0 {
 		cfg.FetchTimeout = 2 * time.Minute
 	}
+	if cfg.OnceTiers < 0 || cfg.OnceTiers > len(cfg.Tiers) {
+		return nil, fmt.Errorf("cache: %w: OnceTiers %d of %d tiers", fs.ErrInvalid, cfg.OnceTiers, len(cfg.Tiers))
+	}
 	if cfg.MaxExtents < 0 {
 		return nil, fmt.Errorf("cache: %w: negative MaxExtents %d", fs.ErrInvalid, cfg.MaxExtents)
 	}
@@ -167,6 +177,8 @@ func New(cfg Config) (*Blocks, error) {
 		stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
 	}
 	b.extents = newExtents(cfg.MaxExtents, b.deleteExtent)
+	b.seen, b.onceTiers = newDoorkeeper(), cfg.OnceTiers
+	b.buffers.size = cfg.BlockSize
 	b.stats.init(len(cfg.Tiers))
 	if len(cfg.Tiers) > 1 {
 		b.promoter = newPromoter(b)
@@ -233,6 +245,11 @@ type LoadOptions struct {
 	// ErrPeerWait) to join a load that is waiting on a peer: for serving
 	// a peer, which must never forward.
 	Local bool
+	// Once says the block is likely read once (a sequential stream's):
+	// the first tier keeps it only if it was loaded before, so a one-shot
+	// scan does not flush it (see admit.go); lower tiers keep it as
+	// always. A read that is not Once joining the load lifts it.
+	Once bool
 }
 
 // Load joins or starts the load of block idx of obj and returns a Handle

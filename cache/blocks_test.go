@@ -577,3 +577,42 @@ func TestPartialAcrossBlocks(t *testing.T) {
 		t.Errorf("failed run: %d, %v; want %d bytes and fs.ErrPermission", got, err, want)
 	}
 }
+
+// A block loaded Once is not offered to the memory tiers (OnceTiers) the
+// first time, only to the tiers below; loaded again, it is.
+func TestOnceAdmitsOnSecondLoad(t *testing.T) {
+	data := storetest.Data(3, 2*blockSize)
+	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
+	obj, _ := s.Stat(t.Context(), "obj")
+	mem, disk := newMapTier(), newMapTier()
+	b, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{mem, disk}, OnceTiers: 1, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	load := func() {
+		t.Helper()
+		h, err := b.Load(t.Context(), obj, 1, cache.LoadOptions{Once: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := make([]byte, 100)
+		if _, err := h.ReadAt(t.Context(), p, 0); err != nil || !bytes.Equal(p, data[blockSize:][:100]) {
+			t.Fatalf("read: %v", err)
+		}
+		<-h.Done() // released before its end, the load would be cancelled
+		h.Release()
+		b.Wait()
+	}
+	load()
+	if mem.len() != 0 || disk.len() != 1 || b.Stats().AdmitDeferred != 1 {
+		t.Errorf("first load: memory %d, disk %d blocks, %+v; want 0 and 1", mem.len(), disk.len(), b.Stats())
+	}
+	load() // from the disk tier, and now into memory
+	if mem.len() != 1 || s.Stats("obj").Gets != 1 {
+		t.Errorf("second load: memory %d blocks, %d GETs; want 1 and 1", mem.len(), s.Stats("obj").Gets)
+	}
+	if _, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{mem}, OnceTiers: 2}); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("OnceTiers past the tiers: %v", err)
+	}
+}

@@ -21,8 +21,9 @@ const progressStep = 256 << 10
 // more and the load is cancelled. The memory reserved for the flight's
 // buffer is returned when the load has ended and no reference is left.
 type flight struct {
-	key  string
-	data []byte // the whole block; bytes [0, filled) are final
+	key    string
+	length int64  // the block's length
+	data   []byte // the whole block; bytes [0, filled) are final; nil once reused (no reference left)
 
 	mu       sync.Mutex    // guards filled, err, progress, segs and waitingOnPeer
 	filled   int64         // bytes of data received
@@ -40,6 +41,8 @@ type flight struct {
 	ended     bool               // the load's goroutine has finished
 	abandoned bool               // cancelled for want of readers; left the map
 	keep      bool               // a reader asked bytes of it: it runs to the end
+	once      bool               // loaded for a stream: the first tier keeps it only on a second load
+	retained  bool               // a tier took data: the buffer is not reused
 	reserved  int64              // bytes to return to the budget once ended and unreferenced
 	cancel    context.CancelFunc // cancels the load
 }
@@ -50,8 +53,8 @@ type segment struct {
 	src int
 }
 
-func newFlight(key string, length int64) *flight {
-	return &flight{key: key, data: make([]byte, length), progress: make(chan struct{}), done: make(chan struct{})}
+func newFlight(key string, data []byte) *flight {
+	return &flight{key: key, length: int64(len(data)), data: data, progress: make(chan struct{}), done: make(chan struct{})}
 }
 
 // advance records that data[:n] is final and came from src, and wakes the
@@ -194,15 +197,15 @@ func (h *Handle) Err() error {
 }
 
 // Len returns the block's length in bytes.
-func (h *Handle) Len() int64 { return int64(len(h.f.data)) }
+func (h *Handle) Len() int64 { return h.f.length }
 
 // ReadAt copies the block's bytes at off into p, waiting for them under
 // ctx, and counts them as served from where the load found them. It reads
 // within the block only: off+len(p) must not pass Len.
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	end := off + int64(len(p))
-	if off < 0 || end > int64(len(h.f.data)) {
-		return 0, fmt.Errorf("cache: %w: read [%d, %d) of a %d-byte block", errInvalid, off, end, len(h.f.data))
+	if off < 0 || end > h.f.length {
+		return 0, fmt.Errorf("cache: %w: read [%d, %d) of a %d-byte block", errInvalid, off, end, h.f.length)
 	}
 	if err := h.f.wait(ctx, end); err != nil {
 		return 0, err

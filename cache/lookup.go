@@ -56,8 +56,8 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 		b.release(reserved)
 		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
 	}
-	f := newFlight(key, length)
-	f.refs, f.reserved, f.keep = 1, reserved, demand
+	f := newFlight(key, b.buffers.get(length))
+	f.refs, f.reserved, f.keep, f.once = 1, reserved, demand, opts.Once
 	// The load is detached from ctx; unref cancels it with errAbandoned
 	// when nobody wants it any more, Close with errClosing.
 	actx, abandon := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -87,12 +87,17 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 		}
 		f.ended = true
 		var rel int64
+		var free []byte
 		if f.refs == 0 {
 			rel, f.reserved = f.reserved, 0
+			free = f.reusable()
 		}
 		b.mu.Unlock()
 		f.finish(err)
 		b.release(rel)
+		if free != nil {
+			b.buffers.put(free)
+		}
 	}()
 	return f, nil
 }
@@ -111,6 +116,7 @@ func (b *Blocks) join(key string, local, demand bool) (*flight, error) {
 	}
 	f.refs++
 	f.keep = f.keep || demand
+	f.once = f.once && !demand
 	b.stats.shared.Add(1)
 	return f, nil
 }
@@ -121,10 +127,12 @@ func (b *Blocks) unref(f *flight) {
 	b.mu.Lock()
 	f.refs--
 	var rel int64
+	var free []byte
 	if f.refs == 0 {
 		switch {
 		case f.ended:
 			rel, f.reserved = f.reserved, 0
+			free = f.reusable()
 		case !f.keep && !f.abandoned:
 			f.abandoned = true
 			if b.flights[f.key] == f {
@@ -136,6 +144,20 @@ func (b *Blocks) unref(f *flight) {
 	}
 	b.mu.Unlock()
 	b.release(rel)
+	if free != nil {
+		b.buffers.put(free)
+	}
+}
+
+// reusable returns f's buffer for reuse if no tier took it, once: the load
+// has ended and nobody holds it. Called with Blocks.mu held.
+func (f *flight) reusable() []byte {
+	if f.retained || f.data == nil {
+		return nil
+	}
+	d := f.data
+	f.data = nil
+	return d
 }
 
 func (b *Blocks) release(n int64) {
@@ -172,7 +194,7 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 		if int64(n) == length && (err == nil || err == io.EOF) {
 			b.stats.tiers[i].hits.Add(1)
 			f.advance(length, i)
-			b.fill(ctx, key, f.data, i)
+			b.fillFlight(ctx, f, i)
 			return nil
 		}
 		b.stats.tiers[i].misses.Add(1)
@@ -186,13 +208,20 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 		ref := BlockRef{StoreID: b.storeID, Object: obj, BlockSize: b.blockSize, Index: idx, Key: key}
 		n, perr := b.peers.Fetch(ctx, ref, f.data, pre, func(end int64) { f.advance(end, b.srcPeer()) })
 		f.setWaitingOnPeer(false)
+		if errors.Is(perr, ErrNoPeer) {
+			// This member owns the block (or is alone): the ring will ask
+			// it for the block, so it keeps it even if streamed once.
+			b.mu.Lock()
+			f.once = false
+			b.mu.Unlock()
+		}
 		if n > pre {
 			f.advance(n, b.srcPeer())
 			pre = n
 		}
 		if perr == nil && pre == length {
 			b.stats.peerHits.Add(1)
-			b.fill(ctx, key, f.data, len(b.tiers))
+			b.fillFlight(ctx, f, len(b.tiers))
 			return nil
 		}
 		if perr != nil && !errors.Is(perr, ErrNoPeer) {
@@ -220,8 +249,37 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 		}
 		w.flush()
 	}
-	b.fill(ctx, key, f.data, len(b.tiers))
+	b.fillFlight(ctx, f, len(b.tiers))
 	return nil
+}
+
+// fillFlight offers a loaded block to the tiers above tier `below`, and
+// marks its buffer taken. A block streamed once (LoadOptions.Once) that
+// was not loaded before skips the first tier (see admit.go).
+func (b *Blocks) fillFlight(ctx context.Context, f *flight, below int) {
+	b.mu.Lock()
+	once := f.once
+	b.mu.Unlock()
+	from := 0
+	if once && b.onceTiers > 0 && !b.seen.seen(f.key) {
+		from = b.onceTiers
+		b.stats.admitDeferred.Add(1)
+	}
+	if from >= below {
+		return
+	}
+	b.mu.Lock()
+	f.retained = true
+	b.mu.Unlock()
+	for i := from; i < below; i++ {
+		if err := b.tiers[i].Put(ctx, f.key, f.data); err != nil {
+			b.log.Debug("cache: fill failed", "tier", b.names[i], "err", err)
+			continue
+		}
+		if below < len(b.tiers) {
+			b.stats.tiers[i].promotions.Add(1)
+		}
+	}
 }
 
 var (

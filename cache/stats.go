@@ -34,6 +34,10 @@ type Stats struct {
 	// LoadsInFlight is the number of loads running now, cancelled ones
 	// still winding down included.
 	LoadsInFlight int64
+	// AdmitDeferred counts blocks streamed once (LoadOptions.Once) that
+	// the first tier was not offered, since they had not been loaded
+	// before.
+	AdmitDeferred int64
 	// PromotionsDropped counts promotions skipped because the queue of
 	// promotions was full; the block is promoted on a later read.
 	PromotionsDropped int64
@@ -63,6 +67,7 @@ type counters struct {
 	loads, shared     atomic.Int64
 	cancelled         atomic.Int64
 	running           atomic.Int64 // load goroutines not ended
+	admitDeferred     atomic.Int64
 	promotionsDropped atomic.Int64
 	extentHits        atomic.Int64
 	peerHits          atomic.Int64
@@ -81,7 +86,7 @@ func (c *counters) init(tiers int) {
 func (b *Blocks) Stats() Stats {
 	c := &b.stats
 	s := Stats{
-		Loads: c.loads.Load(), Shared: c.shared.Load(), Cancelled: c.cancelled.Load(), PromotionsDropped: c.promotionsDropped.Load(),
+		Loads: c.loads.Load(), Shared: c.shared.Load(), Cancelled: c.cancelled.Load(), PromotionsDropped: c.promotionsDropped.Load(), AdmitDeferred: c.admitDeferred.Load(),
 		ExtentHits: c.extentHits.Load(), Extents: int64(b.extents.len()),
 		PeerHits: c.peerHits.Load(), PeerErrors: c.peerErrors.Load(), PeerBytesServed: c.served[b.srcPeer()].Load(),
 		OriginFetches: c.originFetches.Load(), OriginBytes: c.originBytes.Load(), OriginErrors: c.originErrors.Load(),

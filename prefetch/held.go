@@ -210,7 +210,10 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
 		return prev, h, nil
 	}
 	r.mu.Unlock()
-	h, err := r.p.blocks.Load(r.ctx, r.obj, idx, cache.LoadOptions{Reserve: cache.ReserveTry})
+	// Once: a stream's blocks enter the memory tier on a second pass,
+	// not the first, so a one-shot scan neither flushes it nor holds the
+	// object.
+	h, err := r.p.blocks.Load(r.ctx, r.obj, idx, cache.LoadOptions{Reserve: cache.ReserveTry, Once: true})
 	if err != nil {
 		return nil, nil, err
 	}
