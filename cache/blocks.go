@@ -111,7 +111,7 @@ type Blocks struct {
 	promoter  *promoter
 	seen      *doorkeeper // blocks loaded before (LoadOptions.Once)
 	onceTiers int
-	buffers   bufferPool  // full-block buffers no tier kept
+	buffers   bufferPool // full-block buffers no tier kept
 
 	stats  counters
 	closed atomic.Bool
