@@ -27,17 +27,22 @@ const (
 
 var prSecret = []byte("fleet secret of thirty-two bytes")
 
+// peerConfig is a member's config for these tests. The stall timeout is
+// generous: under -race, with other packages' tests sharing two cores, a
+// healthy owner can go a second without a frame, and a false stall costs
+// an origin fetch the ratios count.
 func peerConfig(name string, seeds ...string) peer.Config {
 	return peer.Config{
 		Name: name, BindAddr: "127.0.0.1", DataAddr: "127.0.0.1:0", Seeds: seeds, Secret: prSecret, Cluster: "fleet",
-		Local: true, FrameSize: 64 << 10, StallTimeout: time.Second, FetchTimeout: 10 * time.Second,
+		Local: true, FrameSize: 64 << 10, StallTimeout: 5 * time.Second, FetchTimeout: 20 * time.Second,
 	}
 }
 
 // startFleet starts n FS members over store (stores[i] for member i if
 // given), each joining through every member started before it (a static
 // membership), and waits until each sees all n.
-func startFleet(t *testing.T, store objstore.Store, n int, stores ...objstore.Store) []*tierfs.FS {
+// edit, if not nil, changes member i's peer config.
+func startFleet(t *testing.T, store objstore.Store, n int, edit func(i int, c *peer.Config), stores ...objstore.Store) []*tierfs.FS {
 	t.Helper()
 	var fleet []*tierfs.FS
 	for i := range n {
@@ -49,14 +54,27 @@ func startFleet(t *testing.T, store objstore.Store, n int, stores ...objstore.St
 		if i < len(stores) && stores[i] != nil {
 			st = stores[i]
 		}
+		cfg := peerConfig(fmt.Sprintf("fs%d", i), seeds...)
+		if edit != nil {
+			edit(i, &cfg)
+		}
 		fsys, err := tierfs.New(st, tierfs.WithStoreID(prStore), tierfs.WithBlockSize(prBlock),
-			tierfs.WithMemoryCache(64<<20), tierfs.WithPeers(peerConfig(fmt.Sprintf("fs%d", i), seeds...)))
+			tierfs.WithMemoryCache(64<<20), tierfs.WithPeers(cfg))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { fsys.Close() })
 		fleet = append(fleet, fsys)
 	}
+	if edit == nil {
+		waitViews(t, fleet, n)
+	}
+	return fleet
+}
+
+// waitViews waits until each member's view holds n members.
+func waitViews(t *testing.T, fleet []*tierfs.FS, n int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	for _, fsys := range fleet {
@@ -64,7 +82,6 @@ func startFleet(t *testing.T, store objstore.Store, n int, stores ...objstore.St
 			t.Fatal(err)
 		}
 	}
-	return fleet
 }
 
 func putRandom(t *testing.T, s *memstore.Store, key string, size int) []byte {
@@ -82,7 +99,7 @@ func putRandom(t *testing.T, s *memstore.Store, key string, size int) []byte {
 func TestPeersFleetColdRead(t *testing.T) {
 	s := memstore.New()
 	data := putRandom(t, s, "model.bin", 32*prBlock+777)
-	fleet := startFleet(t, s, 6)
+	fleet := startFleet(t, s, 6, nil)
 	s.ResetStats()
 	var wg sync.WaitGroup
 	for _, fsys := range fleet {
@@ -135,7 +152,7 @@ func TestPeersOwnerClosedMidRead(t *testing.T) {
 	// The victim's origin holds every body until the victim is closed, so
 	// that it closes with the blocks it owns in flight to the readers.
 	gate := &gatedStore{Store: s, arrived: make(chan struct{}, 1024)}
-	fleet := startFleet(t, s, 4, gate)
+	fleet := startFleet(t, s, 4, nil, gate)
 	victim := fleet[0]
 	var wg sync.WaitGroup
 	for _, fsys := range fleet[1:] {
@@ -217,4 +234,63 @@ func (g *gatedStore) NewRangeReader(ctx context.Context, key string, off, length
 	}
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// TestPeersZones: 2 zones × 4 members read one object at once. Zone-local
+// rings keep every block inside its zone (each zone reads the object from
+// the origin about once); one global ring reads it about once in all.
+func TestPeersZones(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		zoneLocal bool
+		maxRatio  float64
+	}{{"zone-local", true, 2.05}, {"global", false, 1.05}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := memstore.New()
+			data := putRandom(t, s, "model.bin", 16*prBlock)
+			zone := func(i int) string { return fmt.Sprintf("zone-%c", 'a'+i%2) }
+			fleet := startFleet(t, s, 8, func(i int, c *peer.Config) {
+				c.Zone, c.ZoneLocal = zone(i), tc.zoneLocal
+			})
+			if tc.zoneLocal {
+				waitViews(t, fleet, 4)
+			} else {
+				waitViews(t, fleet, 8)
+			}
+			s.ResetStats()
+			var wg sync.WaitGroup
+			for _, fsys := range fleet {
+				wg.Go(func() {
+					got, err := fs.ReadFile(fsys, "model.bin")
+					if err != nil {
+						t.Error(err)
+					} else if !bytes.Equal(got, data) {
+						t.Errorf("%s read wrong bytes", fsys.Peer().Name())
+					}
+				})
+			}
+			wg.Wait()
+			fetched, served := map[string]int64{}, map[string]int64{}
+			for i, fsys := range fleet {
+				ps := fsys.Stats().Peers
+				fetched[zone(i)] += ps.BytesFetched
+				served[zone(i)] += ps.BytesServed
+				if tc.zoneLocal && ps.Members != 4 {
+					t.Errorf("%s sees %d members; want its zone's 4", fsys.Peer().Name(), ps.Members)
+				}
+			}
+			ratio := float64(s.Stats("model.bin").BodyBytes) / float64(len(data))
+			t.Logf("origin bytes ÷ object = %.3f; from peers by zone %v, served by zone %v", ratio, fetched, served)
+			if ratio > tc.maxRatio {
+				t.Errorf("origin sent %.3f× the object; want ≤ %.2f×", ratio, tc.maxRatio)
+			}
+			if tc.zoneLocal {
+				for z := range fetched {
+					if fetched[z] != served[z] {
+						t.Errorf("%s fetched %d bytes from peers and served %d: bytes crossed zones", z, fetched[z], served[z])
+					}
+				}
+			}
+		})
+	}
 }

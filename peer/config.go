@@ -56,6 +56,11 @@ type Config struct {
 	// Zone is this member's failure domain (an availability zone), carried
 	// in its metadata. Optional.
 	Zone string
+	// ZoneLocal restricts the ring to the members of this member's Zone:
+	// blocks are owned, fetched and served within a zone only, so no
+	// block crosses zones (each zone fetches each block from the origin
+	// about once). Members of other zones still gossip with it.
+	ZoneLocal bool
 	// Weight scales the share of blocks this member owns. Zero means 1;
 	// it must be between 0.01 and 100.
 	Weight float64

@@ -43,6 +43,11 @@
 // eighth of it. Every member with the same view computes the same
 // assignment; a join or leave still moves about 1/N of the blocks.
 //
+// With Config.ZoneLocal, a member's view holds only the members of its
+// zone: each zone is a ring of its own for ownership and data (no block
+// crosses zones; each zone reads each block from the origin once), while
+// gossip still spans the zones.
+//
 // # Data plane
 //
 // Blocks move over HTTP. A request names the block's full identity

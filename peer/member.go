@@ -65,9 +65,15 @@ type Member struct {
 	wg     sync.WaitGroup // the rejoin loop and the HTTP server
 
 	serving chan struct{} // a slot per request being served
-	nonces  *nonces
-	penalty penaltyBox
-	stats   counters
+
+	// hmu guards stopping and calls to handlers.Add, so Close's Wait
+	// never races an Add from zero.
+	hmu      sync.Mutex
+	stopping bool
+	handlers sync.WaitGroup // requests being served
+	nonces   *nonces
+	penalty  penaltyBox
+	stats    counters
 }
 
 var _ cache.Peers = (*Member)(nil)
@@ -266,14 +272,16 @@ func (m *Member) Close() error {
 			errs = append(errs, fmt.Errorf("peer: leave: %w", err))
 		}
 	}
-	m.cancel()
+	m.cancel() // ends the handlers' waits and the fetches in flight
+	m.hmu.Lock()
+	m.stopping = true
+	m.hmu.Unlock()
 	if m.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		if err := m.srv.Shutdown(ctx); err != nil {
-			m.srv.Close()
-		}
-		cancel()
+		// Not Shutdown: it waits up to 5 s for connections a client opened
+		// and never used. The handlers end with m.ctx.
+		m.srv.Close()
 	}
+	m.handlers.Wait()
 	if m.ml != nil {
 		if err := m.ml.Shutdown(); err != nil {
 			errs = append(errs, fmt.Errorf("peer: shutdown: %w", err))
@@ -320,7 +328,8 @@ func (m *Member) update(n *memberlist.Node, alive bool) {
 		return
 	}
 	md, err := decodeMeta(n.Meta)
-	keep := alive && err == nil && md.Store == m.store && md.BlockSize == m.cfg.BlockSize
+	keep := alive && err == nil && md.Store == m.store && md.BlockSize == m.cfg.BlockSize &&
+		(!m.cfg.ZoneLocal || md.Zone == m.cfg.Zone)
 	if alive && err != nil {
 		m.log.Debug("peer: member with unreadable metadata ignored", "member", n.Name, "err", err)
 	}

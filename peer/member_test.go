@@ -37,11 +37,14 @@ type member struct {
 	blocks *cache.Blocks
 }
 
+// testConfig is a member's config for these tests; the stall timeout is
+// generous (a healthy owner under -race on shared cores can go a second
+// without a frame) except where a test sets its own.
 func testConfig(seeds ...string) Config {
 	return Config{
 		BindAddr: "127.0.0.1", DataAddr: "127.0.0.1:0", Seeds: seeds, Secret: testSecret, Cluster: "test",
 		StoreID: testStore, BlockSize: testBlock, FrameSize: testFrame, Local: true,
-		StallTimeout: 500 * time.Millisecond, FetchTimeout: 5 * time.Second,
+		StallTimeout: 5 * time.Second, FetchTimeout: 20 * time.Second,
 	}
 }
 

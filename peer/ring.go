@@ -19,7 +19,8 @@ type Node struct {
 }
 
 // View is one member's picture of the ring: the live members that share
-// its store identity and block size, itself included, sorted by name. A
+// its store identity and block size (and zone, with Config.ZoneLocal),
+// itself included, sorted by name. A
 // View never changes; a new one replaces it when membership changes.
 type View struct {
 	Nodes   []Node

@@ -35,6 +35,15 @@ var framePool = sync.Pool{New: func() any { return new([]byte) }}
 // frames, as they arrive. A load that fails mid-block cuts the response,
 // which the client sees as an error and resumes elsewhere.
 func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
+	m.hmu.Lock()
+	if m.stopping {
+		m.hmu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	m.handlers.Add(1)
+	m.hmu.Unlock()
+	defer m.handlers.Done()
 	if r.Method != http.MethodGet || r.URL.Path != blockPath {
 		m.stats.rejected.Add(1)
 		w.WriteHeader(http.StatusNotFound)

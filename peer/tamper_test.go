@@ -244,11 +244,12 @@ func (stallStore) NewRangeReader(ctx context.Context, key string, off, length in
 func TestStalledOwner(t *testing.T) {
 	store := memstore.New()
 	obj, data := putObject(t, store, "stall.bin", 40*testBlock)
-	ms := startRing(t, store, 3, nil)
-	// Replace nothing in the ring: the stalled member is a fourth one
-	// whose cache reads a store that hangs.
+	const stall = 500 * time.Millisecond
+	ms := startRing(t, store, 3, func(i int, c *Config) { c.StallTimeout = stall })
+	// The stalled member is a fourth one whose cache reads a store that
+	// hangs.
 	cfg := testConfig(ms[0].GossipAddr(), ms[1].GossipAddr(), ms[2].GossipAddr())
-	cfg.Name = "stalled"
+	cfg.Name, cfg.StallTimeout = "stalled", stall
 	hung := startMember(t, stallStore{store}, cfg)
 	ms = append(ms, hung)
 	waitRing(t, ms, 4)
