@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/tierfs/tierfs"
@@ -293,4 +294,112 @@ func TestPeersZones(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPeersFSTestFS: a ring member passes fstest.TestFS. (Its reads of a
+// few bytes are sparse, which the cache serves from the origin, not the
+// ring.)
+func TestPeersFSTestFS(t *testing.T) {
+	files := map[string][]byte{"hello.txt": fstestFiles["hello.txt"], "dir/a.bin": fstestFiles["dir/a.bin"], "dir/sub/d.txt": {'d'}}
+	s, err := memstore.FromMap(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet := startFleet(t, s, 2, nil)
+	if err := fstest.TestFS(fleet[1], "hello.txt", "dir/a.bin", "dir/sub/d.txt"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPeersChurn: while members read, one joins and one leaves: no read
+// fails, every byte is exact, and the views of the members left agree.
+func TestPeersChurn(t *testing.T) {
+	s := memstore.New()
+	var names []string
+	data := map[string][]byte{}
+	for i := range 6 {
+		n := fmt.Sprintf("shards/%02d.tar", i)
+		names = append(names, n)
+		data[n] = putRandom(t, s, n, 8*prBlock+i)
+	}
+	fleet := startFleet(t, s, 4, nil)
+	firstDone := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for _, fsys := range fleet[1:] {
+		wg.Go(func() {
+			for _, n := range names {
+				got, err := fs.ReadFile(fsys, n)
+				if err != nil {
+					t.Errorf("%s: %v", fsys.Peer().Name(), err)
+				} else if !bytes.Equal(got, data[n]) {
+					t.Errorf("%s: %s: wrong bytes", fsys.Peer().Name(), n)
+				}
+				once.Do(func() { close(firstDone) })
+			}
+		})
+	}
+	<-firstDone
+	var seeds []string
+	for _, f := range fleet {
+		seeds = append(seeds, f.Peer().GossipAddr())
+	}
+	// A graceful leave, then a join. (The other order converges only after
+	// memberlist's suspicion timeout, up to 18 s with DefaultLocalConfig,
+	// when the joiner misses the leave's gossip: reads are unaffected, as
+	// a dead owner is left for the secondary at once.)
+	if err := fleet[0].Close(); err != nil {
+		t.Errorf("graceful leave: %v", err)
+	}
+	joiner, err := tierfs.New(s, tierfs.WithStoreID(prStore), tierfs.WithBlockSize(prBlock),
+		tierfs.WithMemoryCache(64<<20), tierfs.WithPeers(peerConfig("joiner", seeds...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { joiner.Close() })
+	wg.Go(func() {
+		for _, n := range names {
+			got, err := fs.ReadFile(joiner, n)
+			if err != nil || !bytes.Equal(got, data[n]) {
+				t.Errorf("joiner: %s: %v", n, err)
+			}
+		}
+	})
+	wg.Wait()
+	// The members left converge on one view of 4.
+	left := append(fleet[1:4:4], joiner)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, f := range left {
+		for {
+			v := f.Peer().View()
+			if len(v.Nodes) == 4 {
+				break
+			}
+			select {
+			case <-v.Changed():
+			case <-ctx.Done():
+				t.Fatalf("%s sees %d members; want 4", f.Peer().Name(), len(v.Nodes))
+			}
+		}
+	}
+	h := left[0].Peer().View().Hash()
+	for _, f := range left[1:] {
+		if f.Peer().View().Hash() != h {
+			t.Errorf("%s's view differs from %s's", f.Peer().Name(), left[0].Peer().Name())
+		}
+	}
+	var fb peer.Fallbacks
+	for _, f := range left {
+		x := f.Stats().Peers.Fallbacks
+		fb.Error += x.Error
+		fb.Stall += x.Stall
+		fb.Busy += x.Busy
+	}
+	st := s.Total()
+	var size int64
+	for _, d := range data {
+		size += int64(len(d))
+	}
+	t.Logf("origin body bytes ÷ data = %.3f; fallbacks %+v", float64(st.BodyBytes)/float64(size), fb)
 }
