@@ -111,7 +111,7 @@ func (m *Member) fetchFrom(ctx context.Context, node Node, ref cache.BlockRef, i
 		qSize: {strconv.FormatInt(ref.Object.Size, 10)}, qBlockSize: {strconv.FormatInt(ref.BlockSize, 10)},
 		qIndex: {strconv.FormatInt(ref.Index, 10)}, qFrom: {strconv.FormatInt(from, 10)},
 	}
-	u := url.URL{Scheme: "http", Host: node.DataAddr, Path: blockPath, RawQuery: q.Encode()}
+	u := url.URL{Scheme: m.scheme, Host: node.DataAddr, Path: blockPath, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return from, err

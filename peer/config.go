@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -99,6 +100,12 @@ type Config struct {
 	// Local uses memberlist's DefaultLocalConfig timings (one host or a
 	// fast LAN: faster failure detection) instead of DefaultLANConfig.
 	Local bool
+	// TLS, if not nil, serves and fetches blocks over TLS with this
+	// configuration: its Certificates are the server's certificate and,
+	// for mutual TLS, the client's (set ClientAuth and ClientCAs to demand
+	// one); RootCAs verifies the other members. The requests are signed
+	// and the frames tagged either way. Nil means plain HTTP.
+	TLS *tls.Config
 	// Logger receives membership changes and fetch failures at debug
 	// level. Nil means none.
 	Logger *slog.Logger
@@ -199,6 +206,8 @@ func (c *Config) validate() error {
 		return invalid("frame size %d outside [4 KiB, 16 MiB]", c.FrameSize)
 	case c.StallTimeout < 0 || c.FetchTimeout < 0 || c.MaxClockSkew < 0 || c.Penalty < 0 || c.MaxPenalty < 0 || c.DeadNodeReclaim < 0:
 		return invalid("negative timeout")
+	case c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil:
+		return invalid("TLS configuration without a certificate")
 	case c.MaxServing < 0:
 		return invalid("negative MaxServing")
 	case len(c.Name) > 128:

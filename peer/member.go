@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,6 +60,7 @@ type Member struct {
 	srv             *http.Server
 	client          *http.Client
 	dataAddr        string // advertised data address
+	scheme          string // "http", or "https" with Config.TLS
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -172,13 +174,21 @@ func (m *Member) Start(ctx context.Context, l Loader) error {
 		}
 	}
 
-	m.client = &http.Client{Transport: &http.Transport{
+	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: m.cfg.StallTimeout}).DialContext,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-	}}
+	}
+	m.scheme = "http"
+	if m.cfg.TLS != nil {
+		tr.TLSClientConfig = m.cfg.TLS.Clone()
+		tr.ForceAttemptHTTP2 = false
+		ln = tls.NewListener(ln, m.cfg.TLS.Clone())
+		m.scheme = "https"
+	}
+	m.client = &http.Client{Transport: tr}
 	m.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, l) }),
 		ReadHeaderTimeout: m.cfg.StallTimeout, BaseContext: func(net.Listener) context.Context { return m.ctx }}
 	m.wg.Add(1)

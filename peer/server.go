@@ -136,13 +136,16 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 			m.log.Debug("peer: serving a block failed", "key", obj.Key, "block", idx, "at", off, "err", err)
 			panic(http.ErrAbortHandler) // cut the response: the client resumes elsewhere
 		}
+		// Counted before the write, so a client holding the bytes
+		// finds them counted.
+		m.stats.bytesServed.Add(n)
 		if err := t.writeFrame(w, off, buf[:n]); err != nil {
+			m.stats.bytesServed.Add(-n)
 			return
 		}
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		m.stats.bytesServed.Add(n)
 		off += n
 	}
 }
