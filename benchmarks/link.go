@@ -164,3 +164,27 @@ func procStatus(field string) int64 {
 	}
 	return 0
 }
+
+// sampleRSS samples VmRSS every 10 ms until stop is called, and returns
+// the peak seen.
+func sampleRSS() (peak func() int64, stop func()) {
+	var max atomic.Int64
+	max.Store(procStatus("VmRSS"))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if v := procStatus("VmRSS"); v > max.Load() {
+					max.Store(v)
+				}
+			}
+		}
+	})
+	return max.Load, func() { close(done); wg.Wait() }
+}

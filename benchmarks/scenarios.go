@@ -240,6 +240,13 @@ func (e *env) sequential(ctx context.Context, sc string, sh s3test.Shaping, ra *
 		what = fmt.Sprintf("tierfs.WithReadahead(prefetch.Config{Concurrency: %d})", ra.Concurrency)
 		cfg.Concurrency = ra.Concurrency
 	}
+	// The process's memory before the FS exists (the server's objects
+	// and the harness), for the one-shot read's peak RSS.
+	runtime.GC()
+	debug.FreeOSMemory()
+	rssBase := procStatus("VmRSS")
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	fsys, err := e.newFS(ctx, opts...)
 	if err != nil {
 		return 0, err
@@ -247,11 +254,15 @@ func (e *env) sequential(ctx context.Context, sc string, sh s3test.Shaping, ra *
 	defer fsys.Close()
 	e.gauge.resetPeak()
 	e.srv.ResetStats()
+	rssPeak, stopRSS := sampleRSS()
 	m, err = measure(func() error {
 		var err error
 		n, err = copyFile(fsys, bigKey)
 		return err
 	})
+	stopRSS()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
 	if err != nil {
 		return 0, fmt.Errorf("tierfs: %w", err)
 	}
@@ -259,10 +270,11 @@ func (e *env) sequential(ctx context.Context, sc string, sh s3test.Shaping, ra *
 		return 0, fmt.Errorf("tierfs read %d bytes of %d", n, size)
 	}
 	peak := int(e.gauge.peak.Load())
-	// The goal's link limit is at tierfs's concurrency: the readahead
-	// concurrency it was given, or the GETs it had in flight at peak if
-	// more (so a tierfs that used fewer connections is not let off).
-	conc := max(cfg.Concurrency, peak, 1)
+	// The goal's link limit is at tierfs's concurrency: the loads a file
+	// starts with (it adds more while they raise its rate) or the GETs it
+	// had in flight at peak if more (so a tierfs that used fewer
+	// connections is not let off).
+	conc := max(min(cfg.Concurrency, 8), peak, 1)
 	ceiling := linkLimit(totalBW, connBW, conc)
 	st, ps := e.srv.Total(), fsys.Stats().Prefetch
 	tfs := mbps(n, m.wall)
@@ -287,7 +299,7 @@ func (e *env) sequential(ctx context.Context, sc string, sh s3test.Shaping, ra *
 			tmRun{"ranges", fmt.Sprintf("transfermanager GetObject, 8 MiB ranges, concurrency %d", tmDefaultConcurrency), "getobject", "ranges", 0},
 			tmRun{"download", fmt.Sprintf("transfermanager DownloadObject (WriterAt), 8 MiB ranges, concurrency %d", tmDefaultConcurrency), "download", "ranges", 0})
 	}
-	tmRates := map[string]float64{}
+	tmRates, tmCPU := map[string]float64{}, map[string]float64{}
 	for _, tr := range runs {
 		x := row{Scenario: sc, Name: tr.name, Unit: "MB/s", Role: roleBaseline}
 		if e.tm == nil {
@@ -307,6 +319,7 @@ func (e *env) sequential(ctx context.Context, sc string, sh s3test.Shaping, ra *
 			x.Note = "the object was put in one part, so the default (split by parts) makes one GET"
 		}
 		tmRates[tr.key] = x.Value
+		tmCPU[tr.key] = m.cpu * m.wall.Seconds() // CPU-seconds: the subprocess and the server
 		r.add(x)
 	}
 
@@ -330,8 +343,18 @@ func (e *env) sequential(ctx context.Context, sc string, sh s3test.Shaping, ra *
 		x.Note = fmt.Sprintf("reachable: the link limit at %d connections is %s× one connection's, if the CPUs allow (see CPU)", conc, num(reach))
 	}
 	if !wide {
+		mib := float64(n) / (1 << 20)
+		r.add(row{Scenario: sc, Name: "tierfs one-shot read, default options: peak RSS over the process baseline", Value: float64(rssPeak()-rssBase) / (1 << 20), Unit: "MiB", Role: roleInfo,
+			Note: "VmRSS sampled every 10 ms; the baseline is taken after a GC, before the FS is made (the server's objects included)"}).atMost(300, "MiB")
+		r.add(row{Scenario: sc, Name: "allocations per MiB read (process: tierfs and the in-process server)", Value: float64(ms1.TotalAlloc-ms0.TotalAlloc) / mib / (1 << 10), Unit: "KiB",
+			Role: roleInfo, Note: fmt.Sprintf("%.1f allocations per MiB; %d GCs", float64(ms1.Mallocs-ms0.Mallocs)/mib, ms1.NumGC-ms0.NumGC)})
 		add("tierfs / transfermanager (defaults)", tmRates["default"]).above(1, "×")
 		add(fmt.Sprintf("tierfs / transfermanager GetObject at equal concurrency (%d)", conc), tmRates["equal"]).above(1, "×")
+	}
+	if !wide && tmCPU["download-equal"] > 0 {
+		cpuS := m.cpu * m.wall.Seconds()
+		r.add(row{Scenario: sc, Name: fmt.Sprintf("CPU-seconds: tierfs / transfermanager DownloadObject at equal concurrency (%d)", conc), Value: cpuS / tmCPU["download-equal"], Unit: "×", Role: roleInfo,
+			Note: fmt.Sprintf("%.2f s against %.2f s; both with the in-process server's CPU", cpuS, tmCPU["download-equal"])}).atMost(1.1, "×")
 	}
 	y := add(fmt.Sprintf("tierfs / transfermanager DownloadObject at equal concurrency (%d)", conc), tmRates["download-equal"])
 	if !y.NA {

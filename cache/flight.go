@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // progressStep is how many bytes a fetch receives between wake-ups of the
@@ -140,10 +141,11 @@ func (f *flight) sources(from, to int64, fn func(src int, n int64)) {
 // progressWriter copies a body into a flight's buffer, advancing it every
 // progressStep bytes.
 type progressWriter struct {
-	f    *flight
-	src  int
-	n    int64 // bytes written
-	last int64 // bytes announced
+	f        *flight
+	src      int
+	received *atomic.Int64 // the cache's count of bytes received, if not nil
+	n        int64         // bytes written
+	last     int64         // bytes announced
 }
 
 func (w *progressWriter) Write(p []byte) (int, error) {
@@ -152,6 +154,9 @@ func (w *progressWriter) Write(p []byte) (int, error) {
 	}
 	copy(w.f.data[w.n:], p)
 	w.n += int64(len(p))
+	if w.received != nil {
+		w.received.Add(int64(len(p)))
+	}
 	if w.n-w.last >= progressStep {
 		w.f.advance(w.n, w.src)
 		w.last = w.n

@@ -237,7 +237,7 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 			return err
 		}
 		defer r.Close()
-		w := &progressWriter{f: f, src: b.srcOrigin(), n: pre, last: pre}
+		w := &progressWriter{f: f, src: b.srcOrigin(), n: pre, last: pre, received: &b.stats.received}
 		n, err := io.Copy(w, r)
 		b.stats.originBytes.Add(n)
 		if err == nil && n != length-pre {

@@ -68,6 +68,7 @@ type counters struct {
 	cancelled         atomic.Int64
 	running           atomic.Int64 // load goroutines not ended
 	admitDeferred     atomic.Int64
+	received          atomic.Int64 // block bytes received from the origin so far, as they arrive
 	promotionsDropped atomic.Int64
 	extentHits        atomic.Int64
 	peerHits          atomic.Int64
@@ -102,3 +103,8 @@ func (b *Blocks) Stats() Stats {
 	}
 	return s
 }
+
+// Received returns the bytes of blocks received from the origin so far,
+// counted as they arrive (OriginBytes counts a fetch when it ends): the
+// measure readahead tunes its concurrency by.
+func (b *Blocks) Received() int64 { return b.stats.received.Load() }

@@ -39,7 +39,7 @@
 // A file starts with 8 loads in flight (Config.Concurrency caps it). It
 // measures the rate its reader is served from whole-block loads over
 // samples of at least 200 ms and a round of loads. If the reader had to
-// wait for loads in a sample, the file doubles its loads; if the
+// wait for loads in a sample, the file adds half as many loads again; if the
 // next sample's rate did not rise by a tenth, the raise did not pay (the
 // link's total, the store or the CPUs are the limit) and is undone, and
 // the file does not probe again for four samples. On a store whose

@@ -58,7 +58,7 @@ func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reade
 	bs := p.blocks.BlockSize()
 	r := &Reader{
 		p: p, ctx: rctx, cancel: cancel, obj: obj, bs: bs, nb: cache.NumBlocks(obj.Size, bs),
-		det: newDetector(p.cfg, bs, !p.blocks.Tiered()), lastRead: p.now(), tune: newTuner(p.cfg.Concurrency, p.now()),
+		det: newDetector(p.cfg, bs, !p.blocks.Tiered()), lastRead: p.now(), tune: newTuner(p.cfg.Concurrency, p.now(), p.blocks.Received()),
 	}
 	p.readers[r] = struct{}{}
 	return r, nil
@@ -135,7 +135,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	if err == nil && ahead && !quiet && youngAhead == 0 {
 		r.mu.Lock()
-		if r.tune.sample(r.p.now(), r.bs) && si < len(r.det.streams) {
+		if r.tune.sample(r.p.now(), r.p.blocks.Received(), r.bs) && si < len(r.det.streams) {
 			// More loads in flight need a window that holds them.
 			s := &r.det.streams[si]
 			s.window = max(s.window, min(int64(r.tune.conc)*r.bs, r.det.maxWindow))
