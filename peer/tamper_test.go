@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,15 +60,20 @@ func (tp *tamperer) set(edit func([]byte) []byte) {
 	tp.mu.Unlock()
 }
 
-// ownedBy returns the index of a block of obj whose primary owner, in m's
-// view, is named primary and whose secondary is named secondary ("" for
-// any).
+// ownedBy returns the index of a block of obj, other than not, whose
+// primary owner, in m's view, is named primary and whose secondary is
+// named secondary (or, if secondary has the form "!name", is not name).
 func ownedBy(t *testing.T, m *member, obj objstore.Object, primary, secondary string, not ...int64) int64 {
 	t.Helper()
 	v := m.View()
 	for i := range cache.NumBlocks(obj.Size, testBlock) {
 		p, s := m.owners(v, obj, i)
-		if v.Nodes[p].Name == primary && (secondary == "" || v.Nodes[s].Name == secondary) {
+		sn := v.Nodes[s].Name
+		okSec := sn == secondary
+		if strings.HasPrefix(secondary, "!") {
+			okSec = sn != secondary[1:]
+		}
+		if v.Nodes[p].Name == primary && okSec {
 			skip := false
 			for _, n := range not {
 				skip = skip || n == i
@@ -243,7 +249,7 @@ func (stallStore) NewRangeReader(ctx context.Context, key string, off, length in
 // block; the stalled owner is penalized and skipped next time.
 func TestStalledOwner(t *testing.T) {
 	store := memstore.New()
-	obj, data := putObject(t, store, "stall.bin", 40*testBlock)
+	obj, data := putObject(t, store, "stall.bin", 64*testBlock)
 	const stall = 500 * time.Millisecond
 	ms := startRing(t, store, 3, func(i int, c *Config) { c.StallTimeout = stall })
 	// The stalled member is a fourth one whose cache reads a store that
@@ -253,9 +259,11 @@ func TestStalledOwner(t *testing.T) {
 	hung := startMember(t, stallStore{store}, cfg)
 	ms = append(ms, hung)
 	waitRing(t, ms, 4)
-	a, c := ms[0], ms[1]
-	idx := ownedBy(t, a, obj, hung.Name(), c.Name())
-	next := ownedBy(t, a, obj, hung.Name(), c.Name(), idx)
+	a := ms[0]
+	// Blocks the stalled member owns whose secondary is not a (a would go
+	// to the origin).
+	idx := ownedBy(t, a, obj, hung.Name(), "!"+a.Name())
+	next := ownedBy(t, a, obj, hung.Name(), "!"+a.Name(), idx)
 	for i, want := range []struct {
 		idx       int64
 		stall     int64
