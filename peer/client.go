@@ -36,6 +36,9 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 	if !m.started.Load() || m.closed.Load() {
 		return from, fmt.Errorf("peer: not running: %w", cache.ErrNoPeer)
 	}
+	if from >= int64(len(dst)) {
+		return from, nil // nothing left to ask for
+	}
 	if ref.StoreID != m.cfg.StoreID || ref.BlockSize != m.cfg.BlockSize {
 		return from, fmt.Errorf("peer: block of another store or block size: %w", cache.ErrNoPeer)
 	}

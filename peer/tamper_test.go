@@ -335,3 +335,34 @@ func TestViewsDisagree(t *testing.T) {
 		t.Errorf("fetches stalled: %+v", s)
 	}
 }
+
+// TestFetchResumes: a fetch that starts mid-block (the cache had the
+// first bytes) gets exactly the rest, announced frame by frame; one with
+// nothing left asks nobody.
+func TestFetchResumes(t *testing.T) {
+	store := memstore.New()
+	ms := startRing(t, store, 2, nil)
+	a, b := ms[0], ms[1]
+	obj, data := putObject(t, store, "resume.bin", 8*testBlock)
+	idx := ownedBy(t, a, obj, b.Name(), a.Name())
+	want := data[idx*testBlock : (idx+1)*testBlock]
+	for _, from := range []int64{1, testFrame, 3*testFrame + 100, testBlock - 1} {
+		dst := make([]byte, testBlock)
+		copy(dst[:from], want)
+		var steps []int64
+		n, err := a.Fetch(t.Context(), refOf(obj, idx), dst, from, func(end int64) { steps = append(steps, end) })
+		if err != nil || n != testBlock || !bytes.Equal(dst, want) {
+			t.Fatalf("from %d: %d, %v", from, n, err)
+		}
+		if len(steps) == 0 || steps[0] > from+testFrame || steps[len(steps)-1] != testBlock {
+			t.Errorf("from %d: announced %v", from, steps)
+		}
+	}
+	before := a.Stats().Fetches
+	if n, err := a.Fetch(t.Context(), refOf(obj, idx), make([]byte, testBlock), testBlock, func(int64) {}); err != nil || n != testBlock {
+		t.Errorf("nothing left: %d, %v", n, err)
+	}
+	if a.Stats().Fetches != before {
+		t.Error("a fetch with nothing left asked a peer")
+	}
+}
