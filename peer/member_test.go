@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -337,5 +338,75 @@ func TestSignedRequests(t *testing.T) {
 	}
 	if after.Served != before.Served || after.BytesServed != before.BytesServed {
 		t.Errorf("bad requests were served: %+v → %+v", before, after)
+	}
+}
+
+// TestCloseLeavesNoGoroutine: members that gossiped, served and fetched
+// leave no goroutine behind once closed (with their caches).
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	base := runtime.NumGoroutine()
+	func() {
+		store := memstore.New()
+		obj, data := putObject(t, store, "g.bin", 8*testBlock)
+		var closers []func()
+		var ms []*Member
+		var bs []*cache.Blocks
+		for i := range 3 {
+			var seeds []string
+			for _, m := range ms {
+				seeds = append(seeds, m.GossipAddr())
+			}
+			cfg := testConfig(seeds...)
+			cfg.Name = fmt.Sprintf("g%d", i)
+			m, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mem, err := memory.New(memory.DefaultConfig(16 << 20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := cache.New(cache.Config{Store: store, StoreID: testStore, Tiers: []tier.Tier{mem}, BlockSize: testBlock, Peers: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+			ms, bs = append(ms, m), append(bs, b)
+			closers = append(closers, func() { m.Close(); b.Close(); mem.Close() })
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		for _, m := range ms {
+			if err := m.WaitMembers(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, b := range bs {
+			got := make([]byte, len(data))
+			if _, err := b.ReadAt(ctx, obj, got, 0, cache.ReadOptions{}); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read: %v", err)
+			}
+		}
+		for _, c := range closers {
+			c()
+		}
+		if err := ms[0].Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if err := ms[0].Start(t.Context(), bs[0]); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("Start after Close = %v; want fs.ErrClosed", err)
+		}
+	}()
+	// Goroutines of closed connections and stopped tickers end soon after,
+	// not synchronously: give them a bounded while (as goleak does).
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after Close; %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
