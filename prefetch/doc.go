@@ -40,9 +40,9 @@
 // measures the rate its reader is served from whole-block loads over
 // samples of at least 200 ms and a round of loads. If the reader had to
 // wait for loads in a sample, the file adds half as many loads again; if the
-// next sample's rate did not rise by a tenth, the raise did not pay (the
+// next sample's rate did not rise by a twentieth, the raise did not pay (the
 // link's total, the store or the CPUs are the limit) and is undone, and
-// the file does not probe again for four samples. On a store whose
+// the file does not probe again for three samples. On a store whose
 // connections are slow each (a few MB/s, as across regions), a file so
 // finds the width of the link by itself; where 8 connections fill it, it
 // stays at 8. Config.MaxLoads and the budget bound all files together.

@@ -6,7 +6,7 @@ import "time"
 // loads in flight (at most Config.Concurrency). While its reader has to
 // wait for loads, it adds connections: after each sample (tuneEvery and at
 // least a round of loads read), if the reader waited it raises the count;
-// if the next sample's rate did not rise by a tenth, the
+// if the next sample's rate did not rise by a twentieth, the
 // raise did not pay (the link, the store or the CPUs are the limit, not
 // the loads in flight) and is undone, and probing pauses for tuneHold
 // samples. A raise adds half the count: a link whose connections give
@@ -24,10 +24,10 @@ const (
 	// tuneEvery is the shortest sample: about fifteen round trips to S3.
 	tuneEvery = 300 * time.Millisecond
 	// tuneGain is the rise in rate a raise must bring to be kept.
-	tuneGain = 1.10
+	tuneGain = 1.05
 	// tuneHold is how many samples probing pauses after a raise that did
 	// not pay.
-	tuneHold = 4
+	tuneHold = 3
 )
 
 // tuner is a file's concurrency control. Its fields are guarded by
