@@ -10,22 +10,31 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs"
+	"github.com/tierfs/tierfs/objstore/memstore"
 	"github.com/tierfs/tierfs/objstore/storetest"
 )
 
 // bigObject is shared by the tests of small reads on a large object.
 var bigObject = storetest.Data(11, 256<<20)
 
-// Two 4 KiB reads in the middle of a large object on a fresh handle, then
-// Close: the origin sends little (the open's first bytes, the reads and a
-// window twice what was read), and no load is left running.
-func TestSmallReadsFetchLittle(t *testing.T) {
-	s := mustMem(t, map[string][]byte{"big": bigObject})
+// bigFS returns an FS at default options over a store holding bigObject
+// as name, and the store.
+func bigFS(t *testing.T, name string) (*tierfs.FS, *memstore.Store) {
+	t.Helper()
+	s := mustMem(t, map[string][]byte{name: bigObject})
 	fsys, err := tierfs.New(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fsys.Close()
+	t.Cleanup(func() { fsys.Close() })
+	return fsys, s
+}
+
+// Two 4 KiB reads in the middle of a large object on a fresh handle, then
+// Close: the origin sends little (the open's first bytes, the reads and a
+// window twice what was read), and no load is left running.
+func TestSmallReadsFetchLittle(t *testing.T) {
+	fsys, s := bigFS(t, "big")
 	f, err := fsys.Open("big")
 	if err != nil {
 		t.Fatal(err)
@@ -57,12 +66,7 @@ func TestSmallReadsFetchLittle(t *testing.T) {
 // A 1,000-byte HTTP range request through http.FileServerFS fetches about
 // its bytes, not blocks.
 func TestHTTPRangeFetchesLittle(t *testing.T) {
-	s := mustMem(t, map[string][]byte{"big.bin": bigObject})
-	fsys, err := tierfs.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
+	fsys, s := bigFS(t, "big.bin")
 	srv := httptest.NewServer(http.FileServerFS(fsys))
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/big.bin", nil)
@@ -87,12 +91,7 @@ func TestHTTPRangeFetchesLittle(t *testing.T) {
 // what it reads (few requests, no block fetched ahead of a reader that
 // stops), and every byte is right.
 func TestWindowFollowsReader(t *testing.T) {
-	s := mustMem(t, map[string][]byte{"big": bigObject})
-	fsys, err := tierfs.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
+	fsys, s := bigFS(t, "big")
 	f, err := fsys.Open("big")
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -856,24 +855,7 @@ func (e *env) handlesRun(ctx context.Context, allowed int64) (res handlesResult,
 		defer files[i].Close()
 	}
 	e.srv.ResetStats()
-	var peak atomic.Int64
-	peak.Store(procStatus("VmRSS"))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if v := procStatus("VmRSS"); v > peak.Load() {
-					peak.Store(v)
-				}
-			}
-		}
-	})
+	peak, stopRSS := sampleRSS()
 	// One in 8 handles streams 16 MiB; the others read 2 MiB, pause 200 ms
 	// and read 2 MiB more (readahead.md §6.2), each from its own offset.
 	got := make([]int64, h)
@@ -912,8 +894,7 @@ func (e *env) handlesRun(ctx context.Context, allowed int64) (res handlesResult,
 		}
 		return g.Wait()
 	})
-	close(stop)
-	wg.Wait()
+	stopRSS()
 	if err != nil {
 		return res, err
 	}
@@ -929,7 +910,7 @@ func (e *env) handlesRun(ctx context.Context, allowed int64) (res handlesResult,
 		res.slowest = min(res.slowest, mbps(got[i], busy[i]))
 	}
 	res.ps, res.st = fsys.Stats().Prefetch, e.srv.Total()
-	res.over = float64(peak.Load()-res.base) / (1 << 20)
+	res.over = float64(peak()-res.base) / (1 << 20)
 	return res, nil
 }
 
