@@ -424,6 +424,17 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	if int64(len(head)) == size {
 		return head, nil
 	}
+	if fsys.peer != nil && len(head) == 0 && size <= fsys.blocks.BlockSize() {
+		// A file of one block is read as that block through the lookup
+		// chain, so the ring shares it: a readahead reader would fetch it
+		// as a sparse read, which goes to the origin. The block is the
+		// file, so this reads no more than the file.
+		buf := make([]byte, size)
+		if _, err := fsys.blocks.ReadAt(fsys.ctx, e.Object, buf, 0, cache.ReadOptions{}); err != nil && err != io.EOF {
+			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+		}
+		return buf, nil
+	}
 	r, err := fsys.pf.NewReader(fsys.ctx, e.Object)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}

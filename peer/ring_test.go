@@ -37,7 +37,7 @@ func owners(v *View, keys []string) (prim, sec []string) {
 }
 
 func TestOwnersDistribution(t *testing.T) {
-	keys := blockKeys(40000)
+	keys := blockKeys(20000)
 	for _, tc := range []struct {
 		name    string
 		weights []float64
@@ -67,8 +67,8 @@ func TestOwnersDistribution(t *testing.T) {
 			for i, n := range ns {
 				want := float64(len(keys)) * tc.weights[i] / total
 				got := float64(count[n.Name])
-				if math.Abs(got-want) > 0.06*want {
-					t.Errorf("%s (weight %v) owns %v blocks; want %v ± 6%%", n.Name, tc.weights[i], got, want)
+				if math.Abs(got-want) > 0.10*want {
+					t.Errorf("%s (weight %v) owns %v blocks; want %v ± 10%%", n.Name, tc.weights[i], got, want)
 				}
 			}
 		})
@@ -76,7 +76,7 @@ func TestOwnersDistribution(t *testing.T) {
 }
 
 func TestOwnersMovement(t *testing.T) {
-	keys := blockKeys(20000)
+	keys := blockKeys(10000)
 	for _, n := range []int{2, 4, 8, 16} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			base := nodes(n)
@@ -185,7 +185,7 @@ func TestBlockOwnersBounded(t *testing.T) {
 	}{{4, 32}, {8, 32}, {8, 256}, {16, 1000}, {3, 7}} {
 		t.Run(fmt.Sprintf("%d members, %d blocks", tc.members, tc.blocks), func(t *testing.T) {
 			var movedJoin, movedLeave, total int
-			for obj := range 20 {
+			for obj := range 10 {
 				name := fmt.Sprintf("object-%d", obj)
 				base := nodes(tc.members)
 				before := planOwners(newView(base), name, tc.blocks)
