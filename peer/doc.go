@@ -90,5 +90,14 @@
 // secret or label never joins. Every member holding the secret is
 // trusted to serve true bytes: the tags prove a frame came from some
 // member for this request, not that the member read it correctly from
-// the origin. One ring is one trust domain.
+// the origin. One ring is one trust domain. Config.TLS adds TLS or
+// mutual TLS to the data plane, for confidentiality on the wire; the
+// signatures and tags are checked either way.
+//
+// # What is not shared
+//
+// Sparse reads (a few bytes of a block, as random reads and fstest make)
+// go to the origin: the cache does not ask the ring for them. tierfs
+// takes a file's version by HEAD when peers are on, and ReadFile of a
+// file of one block reads that block through the ring.
 package peer
