@@ -144,3 +144,29 @@ func tarOf(files map[string]string) []byte {
 }
 
 func objstoreSize(n int64) objstore.PutOptions { return objstore.PutOptions{Size: n} }
+
+// Stats tells what reads cost: the requests the store saw, by kind, and
+// where the bytes readers got came from. A small file the FS does not
+// know yet is one GET; read again, it comes from the memory tier.
+func ExampleFS_Stats() {
+	store, _ := memstore.FromMap(map[string][]byte{"labels.json": bytes.Repeat([]byte("x"), 5000)})
+	fsys, err := tierfs.New(store, tierfs.WithMemoryCache(64<<20))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fsys.Close()
+	for range 2 {
+		f, err := fsys.Open("labels.json")
+		if err != nil {
+			log.Fatal(err)
+		}
+		io.Copy(io.Discard, f)
+		f.Close()
+	}
+	st := fsys.Stats()
+	fmt.Printf("requests: %d GET, %d HEAD, %d LIST; %d bytes in\n", st.Requests.Gets, st.Requests.Heads, st.Requests.Lists, st.Requests.BytesIn)
+	fmt.Printf("served from %s: %d bytes\n", st.Tiers[0].Name, st.Tiers[0].BytesServed)
+	// Output:
+	// requests: 1 GET, 0 HEAD, 0 LIST; 5000 bytes in
+	// served from memory: 10000 bytes
+}
