@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -53,6 +54,7 @@ func decodeMeta(b []byte) (meta, error) {
 	if len(b) < 1 || b[0] != metaVersion {
 		return m, errMeta
 	}
+	orig := b
 	b = b[1:]
 	str := func() (string, bool) {
 		n, k := binary.Uvarint(b)
@@ -82,6 +84,9 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	m.BlockSize = int64(bs)
 	if !(m.Weight > 0 && m.Weight <= 1000) || m.DataAddr == "" {
+		return m, errMeta
+	}
+	if !bytes.Equal(m.encode(), orig) { // a length not in its shortest form
 		return m, errMeta
 	}
 	return m, nil
