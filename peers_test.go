@@ -1,20 +1,33 @@
 package tierfs_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/tierfs/tierfs"
+	"github.com/tierfs/tierfs/cache"
+	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/objstore/memstore"
+	"github.com/tierfs/tierfs/objstore/s3store"
+	"github.com/tierfs/tierfs/objstore/storetest"
 	"github.com/tierfs/tierfs/peer"
 )
 
@@ -301,13 +314,13 @@ func TestPeersZones(t *testing.T) {
 // few bytes are sparse, which the cache serves from the origin, not the
 // ring.)
 func TestPeersFSTestFS(t *testing.T) {
-	files := map[string][]byte{"hello.txt": fstestFiles["hello.txt"], "dir/a.bin": fstestFiles["dir/a.bin"], "dir/sub/d.txt": {'d'}}
+	files := map[string][]byte{"hello.txt": fstestFiles["hello.txt"], "dir/b.txt": storetest.Data(3, 5000), "dir/sub/d.txt": {'d'}}
 	s, err := memstore.FromMap(files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleet := startFleet(t, s, 2, nil)
-	if err := fstest.TestFS(fleet[1], "hello.txt", "dir/a.bin", "dir/sub/d.txt"); err != nil {
+	if err := fstest.TestFS(fleet[1], "hello.txt", "dir/b.txt", "dir/sub/d.txt"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -442,5 +455,147 @@ func TestPeersSmallFiles(t *testing.T) {
 	t.Logf("origin body bytes ÷ data set = %.3f (%d GETs, %d HEADs for %d files × %d members)", ratio, st.Gets, st.Heads, files, len(fleet))
 	if ratio > 1.05 {
 		t.Errorf("origin sent %.3f× the data set; want ≤ 1.05×", ratio)
+	}
+}
+
+// TestPeersChildMember is not a test: it is the member process that
+// TestPeersOwnerKilled starts and kills, and returns at once otherwise.
+func TestPeersChildMember(t *testing.T) {
+	env := os.Getenv("TIERFS_PEER_CHILD") // endpoint, then the seeds, space-separated
+	if env == "" {
+		return
+	}
+	f := strings.Fields(env)
+	client := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(f[0]), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	st, err := s3store.New(t.Context(), "test", "root", &s3store.Options{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := tierfs.New(st, tierfs.WithStoreID(prStore), tierfs.WithBlockSize(prBlock),
+		tierfs.WithMemoryCache(64<<20), tierfs.WithPeers(peerConfig("child", f[1:]...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	fmt.Println("up", fsys.Peer().GossipAddr())
+	io.Copy(io.Discard, os.Stdin) // serve until killed
+}
+
+// TestPeersOwnerKilled: a member process that owns blocks is killed
+// (SIGKILL) while two members read from it: both get exact bytes, with at
+// most one extra origin GET per block it owned.
+func TestPeersOwnerKilled(t *testing.T) {
+	srv, st := s3Store(t, s3test.Shaping{ConnBandwidth: 8 << 20})
+	data := make([]byte, 16*prBlock)
+	rand.Read(data)
+	if _, err := st.Put(t.Context(), "model.bin", bytes.NewReader(data), objstore.PutOptions{Size: int64(len(data))}); err != nil {
+		t.Fatal(err)
+	}
+	fleet := startFleet(t, st, 2, nil)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPeersChildMember$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TIERFS_PEER_CHILD="+srv.URL()+" "+fleet[0].Peer().GossipAddr()+" "+fleet[1].Peer().GossipAddr())
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	kill := func() {
+		if !killed {
+			killed = true
+			cmd.Process.Kill() // SIGKILL
+			cmd.Wait()
+		}
+	}
+	defer stdin.Close()
+	defer kill()
+	up := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		found := false
+		for sc.Scan() {
+			if !found && strings.HasPrefix(sc.Text(), "up ") {
+				found = true
+				up <- true
+			}
+		}
+		if !found {
+			up <- false
+		}
+	}()
+	select {
+	case ok := <-up:
+		if !ok {
+			t.Fatal("the member process exited before it was up")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the member process did not come up")
+	}
+	waitViews(t, fleet, 3)
+	obj, err := st.Stat(t.Context(), "model.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := fleet[0].Peer().View()
+	nb := cache.NumBlocks(obj.Size, prBlock)
+	owned := 0
+	for i := range nb {
+		p, _ := v.BlockOwners(cache.Key(prStore, obj, prBlock, -1), nb, i, func(i int64) string { return cache.Key(prStore, obj, prBlock, i) })
+		if v.Nodes[p].Name == "child" {
+			owned++
+		}
+	}
+	srv.ResetStats()
+	start := time.Now()
+	firstBlock := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for _, fsys := range fleet {
+		wg.Go(func() {
+			f, err := fsys.Open("model.bin")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			got := make([]byte, len(data))
+			if _, err := io.ReadFull(f, got[:prBlock]); err != nil {
+				t.Error(err)
+				return
+			}
+			once.Do(func() { close(firstBlock) })
+			if _, err := io.ReadFull(f, got[prBlock:]); err != nil {
+				t.Error(err)
+				return
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("%s read wrong bytes", fsys.Peer().Name())
+			}
+		})
+	}
+	<-firstBlock
+	kill()
+	wg.Wait()
+	gets := srv.Stats("test", "root/model.bin").Gets
+	var fb peer.Fallbacks
+	for _, f := range fleet {
+		x := f.Stats().Peers.Fallbacks
+		fb.Error += x.Error
+		fb.Stall += x.Stall
+		fb.Penalized += x.Penalized
+	}
+	t.Logf("the killed member owned %d of %d blocks; %d origin GETs; readers done in %v; fallbacks %+v", owned, nb, gets, time.Since(start), fb)
+	if gets > nb+int64(owned) {
+		t.Errorf("%d origin GETs for %d blocks, %d of them owned by the killed member; want ≤ %d", gets, nb, owned, nb+int64(owned))
 	}
 }
