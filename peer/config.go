@@ -97,6 +97,11 @@ type Config struct {
 	// may be taken by a member at another address (a restarted process
 	// with a fixed Name). Zero means 5 s.
 	DeadNodeReclaim time.Duration
+	// SyncInterval is how often a member exchanges its full view with a
+	// random other (memberlist's push-pull): it bounds how long views can
+	// disagree after a lost gossip message, such as a leave that some
+	// member missed. Zero means the preset's (30 s, or 15 s with Local).
+	SyncInterval time.Duration
 	// Local uses memberlist's DefaultLocalConfig timings (one host or a
 	// fast LAN: faster failure detection) instead of DefaultLANConfig.
 	Local bool
@@ -204,6 +209,8 @@ func (c *Config) validate() error {
 		return invalid("weight %v outside [0.01, 100]", c.Weight)
 	case c.FrameSize < 4<<10 || c.FrameSize > 16<<20:
 		return invalid("frame size %d outside [4 KiB, 16 MiB]", c.FrameSize)
+	case c.SyncInterval < 0:
+		return invalid("negative sync interval")
 	case c.StallTimeout < 0 || c.FetchTimeout < 0 || c.MaxClockSkew < 0 || c.Penalty < 0 || c.MaxPenalty < 0 || c.DeadNodeReclaim < 0:
 		return invalid("negative timeout")
 	case c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil:

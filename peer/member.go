@@ -132,6 +132,9 @@ func (m *Member) Start(ctx context.Context, l Loader) error {
 		mc = memberlist.DefaultLocalConfig()
 	}
 	mc.Name = m.cfg.Name
+	if m.cfg.SyncInterval > 0 {
+		mc.PushPullInterval = m.cfg.SyncInterval
+	}
 	mc.BindAddr, mc.BindPort = m.cfg.BindAddr, m.cfg.BindPort
 	mc.AdvertisePort = m.cfg.BindPort
 	if m.cfg.AdvertiseAddr != "" {
