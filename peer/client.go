@@ -33,7 +33,7 @@ var (
 // fails, stalls for Config.StallTimeout or sends a frame that does not
 // verify is put in the penalty box.
 func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from int64, progress func(n int64)) (int64, error) {
-	if !m.started.Load() || m.closed.Load() {
+	if !m.running.Load() || m.closed.Load() {
 		return from, fmt.Errorf("peer: not running: %w", cache.ErrNoPeer)
 	}
 	if from >= int64(len(dst)) {

@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,13 +52,15 @@ type Member struct {
 	mu    sync.Mutex
 	nodes map[string]Node
 
-	started, closed atomic.Bool
-	ml              *memberlist.Memberlist
-	ln              net.Listener
-	srv             *http.Server
-	client          *http.Client
-	dataAddr        string // advertised data address
-	scheme          string // "http", or "https" with Config.TLS
+	// started is set when Start begins; running once every field below
+	// is set, so a Fetch that sees it running sees them.
+	started, running, closed atomic.Bool
+	ml                       *memberlist.Memberlist
+	ln                       net.Listener
+	srv                      *http.Server
+	client                   *http.Client
+	dataAddr                 string // advertised data address
+	scheme                   string // "http", or "https" with Config.TLS
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -148,10 +148,7 @@ func (m *Member) Start(ctx context.Context, l Loader) error {
 	mc.DeadNodeReclaimTime = m.cfg.DeadNodeReclaim
 	mc.Events = (*events)(m)
 	mc.Delegate = (*delegate)(m)
-	mc.Logger = log.New(io.Discard, "", 0)
-	if m.cfg.Logger != nil {
-		mc.Logger = slog.NewLogLogger(m.cfg.Logger.Handler(), slog.LevelDebug)
-	}
+	mc.Logger = slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)
 	// The advertised data address: the listener's port, and its host
 	// unless it is unspecified, then the gossip address's.
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
@@ -210,6 +207,7 @@ func (m *Member) Start(ctx context.Context, l Loader) error {
 		m.wg.Add(1)
 		go m.rejoin()
 	}
+	m.running.Store(true)
 	return nil
 }
 
