@@ -922,9 +922,7 @@ func (e *env) modelAndSmallFiles(ctx context.Context) error {
 	if err := e.smallFiles(ctx); err != nil {
 		return err
 	}
-	e.res.add(row{Scenario: "7c. fleet of nodes starting at once on one model", Name: "origin bytes / model size", NA: true, Role: roleInfo,
-		Note: "n/a until peers land"})
-	return nil
+	return e.fleet(ctx)
 }
 
 func (e *env) modelLoad(ctx context.Context) error {
