@@ -243,7 +243,9 @@ type LoadOptions struct {
 	Reserve Reserve
 	// Local loads the block without asking the peers, and refuses (with
 	// ErrPeerWait) to join a load that is waiting on a peer: for serving
-	// a peer, which must never forward.
+	// a peer, which must never forward. Bytes read through its Handle go
+	// to the peer, not to a reader of this process: they are not counted
+	// as served.
 	Local bool
 	// Once says the block is likely read once (a sequential stream's):
 	// the first tier keeps it only if it was loaded before, so a one-shot
@@ -265,7 +267,7 @@ func (b *Blocks) Load(ctx context.Context, obj objstore.Object, idx int64, opts 
 	if err != nil {
 		return nil, err
 	}
-	return &Handle{b: b, f: f}, nil
+	return &Handle{b: b, f: f, forPeer: opts.Local}, nil
 }
 
 // Ensure makes sure block idx of obj is cached: it returns at once if the

@@ -180,6 +180,7 @@ func (w *progressWriter) flush() {
 type Handle struct {
 	b        *Blocks
 	f        *flight
+	forPeer  bool       // a Local load: bytes read go to a peer, not a reader, and are not counted as served
 	mu       sync.Mutex // guards released
 	released bool
 }
@@ -216,7 +217,9 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	n := copy(p, h.f.data[off:end])
-	h.b.served(h.f, off, end)
+	if !h.forPeer {
+		h.b.served(h.f, off, end)
+	}
 	return n, nil
 }
 
@@ -229,7 +232,7 @@ func (h *Handle) Demand() *Handle {
 	h.f.refs++
 	h.f.keep = true
 	h.b.mu.Unlock()
-	return &Handle{b: h.b, f: h.f}
+	return &Handle{b: h.b, f: h.f, forPeer: h.forPeer}
 }
 
 // Release gives the reference back. It is idempotent.
