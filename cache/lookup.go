@@ -203,7 +203,17 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 		}
 	}
 	pre := b.readPrefix(ctx, key, f)
-	if b.peers != nil && !local {
+	owned := false
+	if o, ok := b.peers.(Owner); ok && b.peers != nil && !local {
+		owned = o.Owns(BlockRef{StoreID: b.storeID, Object: obj, BlockSize: b.blockSize, Index: idx, Key: key})
+		if owned {
+			// The ring will ask this member for the block: keep it.
+			b.mu.Lock()
+			f.once = false
+			b.mu.Unlock()
+		}
+	}
+	if b.peers != nil && !local && !owned {
 		f.setWaitingOnPeer(true)
 		ref := BlockRef{StoreID: b.storeID, Object: obj, BlockSize: b.blockSize, Index: idx, Key: key}
 		n, perr := b.peers.Fetch(ctx, ref, f.data, pre, func(end int64) { f.advance(end, b.srcPeer()) })

@@ -25,6 +25,15 @@ type Peers interface {
 	Fetch(ctx context.Context, ref BlockRef, dst []byte, from int64, progress func(n int64)) (int64, error)
 }
 
+// Owner is an optional interface of Peers: Owns reports, without any
+// request, that this member owns the block, so the lookup goes straight to
+// the origin and keeps the block for the ring, without marking its load
+// as waiting on a peer (a peer asking for it meanwhile joins the load
+// instead of being refused with ErrPeerWait).
+type Owner interface {
+	Owns(ref BlockRef) bool
+}
+
 // ErrNoPeer is returned (wrapped) by Peers.Fetch when no peer was asked.
 var ErrNoPeer = errors.New("cache: no peer for this block")
 

@@ -158,3 +158,49 @@ func TestLocalLoadRefusesPeerWait(t *testing.T) {
 		t.Errorf("peers asked for %v; want block 2 only", peers.asked)
 	}
 }
+
+// ownerPeers owns every block (cache.Owner): the lookup never calls Fetch
+// and never marks a load as waiting on a peer, so a peer's Local load of
+// the block joins it.
+type ownerPeers struct{ fakePeers }
+
+func (*ownerPeers) Owns(cache.BlockRef) bool { return true }
+
+func TestOwnedBlockSkipsPeers(t *testing.T) {
+	data := storetest.Data(9, 2*blockSize)
+	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
+	obj, _ := s.Stat(t.Context(), "obj")
+	peers := &ownerPeers{fakePeers{limit: -1}}
+	b, err := cache.New(cache.Config{Store: s, Peers: peers, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	release := make(chan struct{})
+	s.SetHook(func(ctx context.Context, op, key string) error {
+		if op == memstore.OpRead {
+			<-release
+		}
+		return nil
+	})
+	h, err := b.Load(t.Context(), obj, 1, cache.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	lh, err := b.Load(t.Context(), obj, 1, cache.LoadOptions{Local: true})
+	if err != nil {
+		t.Fatalf("a peer's load of an owned block being loaded: %v, want it joined", err)
+	}
+	defer lh.Release()
+	close(release)
+	p := make([]byte, 100)
+	if _, err := lh.ReadAt(t.Context(), p, 0); err != nil || !bytes.Equal(p, data[blockSize:][:100]) {
+		t.Fatalf("read: %v", err)
+	}
+	peers.mu.Lock()
+	defer peers.mu.Unlock()
+	if len(peers.asked) != 0 || s.Stats("obj").Gets != 1 {
+		t.Errorf("peers asked %v, %d GETs; want none and 1", peers.asked, s.Stats("obj").Gets)
+	}
+}

@@ -94,6 +94,21 @@ func (m *Member) owners(v *View, obj objstore.Object, idx int64) (primary, secon
 		func(i int64) string { return cache.Key(m.cfg.StoreID, obj, bs, i) })
 }
 
+// Owns reports whether this member is the primary owner of the block ref
+// names in its current view (cache.Owner): the cache then loads it from
+// the origin at once, keeps it for the ring, and never marks the load as
+// waiting on a peer.
+func (m *Member) Owns(ref cache.BlockRef) bool {
+	if !m.running.Load() || m.closed.Load() || ref.StoreID != m.cfg.StoreID || ref.BlockSize != m.cfg.BlockSize {
+		return false
+	}
+	v := m.View()
+	p, _ := m.owners(v, ref.Object, ref.Index)
+	return p >= 0 && v.Nodes[p].Name == m.cfg.Name
+}
+
+var _ cache.Owner = (*Member)(nil)
+
 // fetchFrom asks one peer for dst[from:] and returns the offset up to
 // which dst holds verified bytes.
 func (m *Member) fetchFrom(ctx context.Context, node Node, ref cache.BlockRef, ident, dst []byte, from int64, progress func(int64)) (int64, error) {
