@@ -24,10 +24,6 @@ const DefaultBlockSize = 8 << 20
 // Config.MaxExtents is zero.
 const DefaultMaxExtents = 1 << 16
 
-var errInvalid = fs.ErrInvalid
-
-var tierMiss = tier.ErrMiss
-
 // Config configures Blocks. The zero value of each optional field means
 // the default given in its comment.
 type Config struct {

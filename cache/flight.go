@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 )
@@ -211,7 +212,7 @@ func (h *Handle) Len() int64 { return h.f.length }
 func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	end := off + int64(len(p))
 	if off < 0 || end > h.f.length {
-		return 0, fmt.Errorf("cache: %w: read [%d, %d) of a %d-byte block", errInvalid, off, end, h.f.length)
+		return 0, fmt.Errorf("cache: %w: read [%d, %d) of a %d-byte block", fs.ErrInvalid, off, end, h.f.length)
 	}
 	if err := h.f.wait(ctx, end); err != nil {
 		return 0, err

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/tier"
 )
 
 // load is the one way a block enters a flight: it joins the load of block
@@ -198,7 +199,7 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 			return nil
 		}
 		b.stats.tiers[i].misses.Add(1)
-		if !errors.Is(err, tierMiss) {
+		if !errors.Is(err, tier.ErrMiss) {
 			b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/tier"
 )
 
 // ReadOptions qualify ReadAt.
@@ -170,7 +171,7 @@ func (b *Blocks) readTier(ctx context.Context, i int, key string, dst []byte, bo
 		return true
 	}
 	b.stats.tiers[i].misses.Add(1)
-	if !errors.Is(err, tierMiss) {
+	if !errors.Is(err, tier.ErrMiss) {
 		b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
 	}
 	return false

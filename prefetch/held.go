@@ -44,7 +44,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 		a := r.held[idx]
 		var h *cache.Handle // this read's own reference on a held load
 		if a != nil {
-			h = a.h.Demand()
+			h = a.Demand()
 		}
 		keepFrom, inHead := r.det.keepFrom(si), pos+n <= r.headLen
 		r.mu.Unlock()
@@ -112,7 +112,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 		}
 		r.p.stats.heldHits.Add(1)
 		done += n
-		if big && boff+n == a.h.Len() && done < int64(len(p)) {
+		if big && boff+n == a.Len() && done < int64(len(p)) {
 			r.mu.Lock()
 			if r.held[idx] == a {
 				r.release(idx)
@@ -190,11 +190,12 @@ func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) err
 }
 
 // load starts holding block idx, if the budget has room for it now
-// (cache.ErrNoBudget otherwise), and returns it with a reference of the
-// caller's own on it (Demand), to read from and release. With slot set,
+// (cache.ErrNoBudget otherwise), and returns the held handle and, unless
+// slot is set, a reference of the caller's own on it (Demand), to read
+// from and release. With slot set,
 // the caller has taken one of Config.MaxLoads (takeLoad) for readahead:
 // it goes with the new load, or back if there is none.
-func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
+func (r *Reader) load(idx int64, slot bool) (*cache.Handle, *cache.Handle, error) {
 	kept := false // the slot went with the new load: its watcher gives it back
 	if slot {
 		defer func() {
@@ -205,7 +206,7 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
 	}
 	r.mu.Lock()
 	if prev := r.held[idx]; prev != nil {
-		h := prev.h.Demand()
+		h := prev.Demand()
 		r.mu.Unlock()
 		return prev, h, nil
 	}
@@ -224,7 +225,7 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
 		if prev == nil {
 			return nil, nil, fmt.Errorf("prefetch: read %q: %w", r.obj.Key, fs.ErrClosed)
 		}
-		return prev, prev.h.Demand(), nil
+		return prev, prev.Demand(), nil
 	}
 	if slot {
 		r.p.mu.Lock()
@@ -244,15 +245,14 @@ func (r *Reader) load(idx int64, slot bool) (*ahead, *cache.Handle, error) {
 			r.p.loads.Add(-1)
 		}()
 	}
-	a := &ahead{h: h}
 	if r.held == nil {
-		r.held = map[int64]*ahead{} // made on first use: an open file that is not read holds none
+		r.held = map[int64]*cache.Handle{} // made on first use: an open file that is not read holds none
 	}
-	r.held[idx] = a
+	r.held[idx] = h
 	if slot {
-		return a, nil, nil
+		return h, nil, nil
 	}
-	return a, h.Demand(), nil
+	return h, h.Demand(), nil
 }
 
 // takeLoad takes one of Config.MaxLoads for a readahead load, if one is
@@ -285,7 +285,7 @@ func (r *Reader) schedule(si int, from int64) {
 	loading := 0
 	for _, a := range r.held {
 		select {
-		case <-a.h.Done():
+		case <-a.Done():
 		default:
 			loading++
 		}
@@ -343,7 +343,7 @@ func (r *Reader) trim() {
 // once its load has ended, and a load nobody else wants is cancelled.
 // Called with r.mu held.
 func (r *Reader) release(idx int64) {
-	r.held[idx].h.Release()
+	r.held[idx].Release()
 	delete(r.held, idx)
 }
 
@@ -356,7 +356,7 @@ func (r *Reader) release(idx int64) {
 func (r *Reader) dropLeft(except int) {
 	for idx, a := range r.held {
 		select {
-		case <-a.h.Done():
+		case <-a.Done():
 			continue
 		default:
 		}

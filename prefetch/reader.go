@@ -31,19 +31,12 @@ type Reader struct {
 
 	mu       sync.Mutex // guards every field below
 	det      detector
-	held     map[int64]*ahead
-	headLen  int64               // bytes Open fetched before the first read (SetHead)
-	sparse   map[int64]sparseUse // what sparse reads asked of each block
+	held     map[int64]*cache.Handle // blocks held (loading or loaded): references on the cache's loads, which keep their bytes reserved from the budget
+	headLen  int64                   // bytes Open fetched before the first read (SetHead)
+	sparse   map[int64]sparseUse     // what sparse reads asked of each block
 	lastRead time.Time
 	tune     tuner // loads in flight, sought by throughput (tune.go)
 	closed   bool
-}
-
-// ahead is a block this Reader holds (loading or loaded): a reference on
-// the cache's load, which keeps the block's bytes reserved from the
-// budget until released.
-type ahead struct {
-	h *cache.Handle
 }
 
 // NewReader returns a Reader of obj. ctx governs its reads; Close (of the
