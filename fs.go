@@ -128,7 +128,9 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		ccfg.OnceTiers = 1
 	}
 	if member != nil {
-		ccfg.Peers = member
+		// The cache reads the origin through the member, which caps the
+		// loads that fall back from the ring (peer.Config.MaxFallbacks).
+		ccfg.Peers, ccfg.Store = member, member.Origin(store)
 	}
 	blocks, err := cache.New(ccfg)
 	if err != nil {

@@ -31,7 +31,9 @@ var (
 // live, or every owner is in the penalty box; otherwise an error means
 // the cache goes on from the origin at the returned offset. A peer that
 // fails, stalls for Config.StallTimeout or sends a frame that does not
-// verify is put in the penalty box.
+// verify is put in the penalty box. A load that goes on to the origin
+// because an owner other than this member failed or was skipped is an
+// origin fallback, capped by Config.MaxFallbacks (see Origin).
 func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from int64, progress func(n int64)) (int64, error) {
 	if !m.running.Load() || m.closed.Load() {
 		return from, fmt.Errorf("peer: not running: %w", cache.ErrNoPeer)
@@ -45,13 +47,14 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 	v := m.View()
 	p, s := m.owners(v, ref.Object, ref.Index)
 	var ident []byte
-	asked := false
+	asked, passed := false, false // passed: an owner other than this member was skipped or failed
 	var errs []error
 	for _, i := range [...]int{p, s} {
 		if i < 0 || v.Nodes[i].Name == m.cfg.Name {
 			break // this member owns it (next): it loads from the origin
 		}
 		node := v.Nodes[i]
+		passed = true
 		if m.penalty.boxed(node.Name) {
 			m.stats.fallbacks[causePenalized].Add(1)
 			continue
@@ -79,6 +82,14 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 		}
 		m.log.Debug("peer: fetch from a peer failed", "peer", node.Name, "key", ref.Object.Key, "block", ref.Index, "at", from, "err", err)
 		errs = append(errs, fmt.Errorf("peer %s: %w", node.Name, err))
+	}
+	if passed {
+		// The cache goes to the origin for the rest: a fallback, capped
+		// by the store Origin wraps.
+		m.stats.originFallbacks.Add(1)
+		if m.fallbacks.slots != nil {
+			m.fallbacks.mark(ref, from)
+		}
 	}
 	if !asked {
 		return from, fmt.Errorf("peer: no live owner to ask: %w", cache.ErrNoPeer)

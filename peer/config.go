@@ -93,6 +93,16 @@ type Config struct {
 	// peers reserve from the cache's memory budget like any other. Zero
 	// means 64.
 	MaxServing int
+	// MaxFallbacks caps the block loads this member sends to the origin
+	// at once because the ring failed them: the block's owner (other than
+	// this member) died, stalled, refused or sent bad bytes, or is in the
+	// penalty box. When an owner dies, the readers of its blocks would
+	// otherwise all go to the origin from each member at once; beyond the
+	// cap they wait for a slot (or their context). The cap holds for the
+	// cache that reads the origin through Member.Origin (tierfs.WithPeers
+	// wires it). Zero means 8 (DefaultMaxFallbacks); negative means no
+	// cap.
+	MaxFallbacks int
 	// DeadNodeReclaim is how soon after a member is declared dead its name
 	// may be taken by a member at another address (a restarted process
 	// with a fixed Name). Zero means 5 s.
@@ -175,6 +185,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxServing == 0 {
 		c.MaxServing = 64
+	}
+	if c.MaxFallbacks == 0 {
+		c.MaxFallbacks = DefaultMaxFallbacks
 	}
 	if c.DeadNodeReclaim == 0 {
 		c.DeadNodeReclaim = DefaultDeadNodeReclaim

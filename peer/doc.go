@@ -83,6 +83,15 @@
 // in a row. Failure detection therefore does not wait for memberlist,
 // which can take 5–60 s to declare a member dead.
 //
+// The penalty box spares a dead owner the requests, not the origin the
+// loads: every block it owned that a member's readers want would go to
+// the origin from that member at once. Such origin fallbacks are capped
+// at Config.MaxFallbacks at a time per member (8 by default); the others
+// wait for a slot. Fetch marks the range the cache will read from the
+// origin, and the store the cache reads through, [Member.Origin], holds
+// a slot from opening that range to closing it; tierfs.WithPeers wires
+// it. [Stats] counts the fallbacks, by cause and those that waited.
+//
 // # Trust
 //
 // Gossip is encrypted with AES-256-GCM under a key derived from the

@@ -40,7 +40,9 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		blocks, err := cache.New(cache.Config{Store: store, StoreID: cfg.StoreID, BlockSize: cfg.BlockSize, Peers: m})
+		// The cache reads the origin through m.Origin, which caps the loads
+		// that fall back from the ring (Config.MaxFallbacks).
+		blocks, err := cache.New(cache.Config{Store: m.Origin(store), StoreID: cfg.StoreID, BlockSize: cfg.BlockSize, Peers: m})
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -70,12 +70,13 @@ type Member struct {
 
 	// hmu guards stopping and calls to handlers.Add, so Close's Wait
 	// never races an Add from zero.
-	hmu      sync.Mutex
-	stopping bool
-	handlers sync.WaitGroup // requests being served
-	nonces   *nonces
-	penalty  penaltyBox
-	stats    counters
+	hmu       sync.Mutex
+	stopping  bool
+	handlers  sync.WaitGroup // requests being served
+	nonces    *nonces
+	penalty   penaltyBox
+	fallbacks fallbacks
+	stats     counters
 }
 
 var _ cache.Peers = (*Member)(nil)
@@ -102,6 +103,7 @@ func New(cfg Config) (*Member, error) {
 		serving: make(chan struct{}, cfg.MaxServing),
 	}
 	m.penalty.init(cfg.Penalty, cfg.MaxPenalty, cfg.Now)
+	m.fallbacks.init(cfg.MaxFallbacks)
 	m.view.Store(newView(nil))
 	return m, nil
 }

@@ -49,7 +49,8 @@ func testConfig(seeds ...string) Config {
 	}
 }
 
-// startMember starts a member with a memory tier over store.
+// startMember starts a member with a memory tier over store, which its
+// cache reads through m.Origin, as tierfs wires it.
 func startMember(t *testing.T, store objstore.Store, cfg Config) *member {
 	t.Helper()
 	m, err := New(cfg)
@@ -60,7 +61,7 @@ func startMember(t *testing.T, store objstore.Store, cfg Config) *member {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cache.New(cache.Config{Store: store, StoreID: cfg.StoreID, Tiers: []tier.Tier{mem}, BlockSize: cfg.BlockSize, Peers: m})
+	b, err := cache.New(cache.Config{Store: m.Origin(store), StoreID: cfg.StoreID, Tiers: []tier.Tier{mem}, BlockSize: cfg.BlockSize, Peers: m})
 	if err != nil {
 		t.Fatal(err)
 	}

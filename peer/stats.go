@@ -13,6 +13,7 @@ const (
 
 type counters struct {
 	fetches, bytesFetched, served, bytesServed, rejected, refused, penalized atomic.Int64
+	originFallbacks, fallbackWaits                                           atomic.Int64
 	fallbacks                                                                [numCauses]atomic.Int64
 }
 
@@ -31,6 +32,11 @@ type Stats struct {
 	Served, BytesServed int64
 	// Fallbacks counts peers given up on, by cause.
 	Fallbacks Fallbacks
+	// OriginFallbacks counts block loads that went on to the origin
+	// because an owner other than this member failed or was in the
+	// penalty box; FallbackWaits those of them that waited for a slot
+	// (Config.MaxFallbacks were running).
+	OriginFallbacks, FallbackWaits int64
 	// Rejected counts requests refused as unsigned, forged, stale or
 	// replayed (401, no body); Refused those refused because the block's
 	// load here waits on a peer (409) or too many were being served (503).
@@ -61,6 +67,7 @@ func (m *Member) Stats() Stats {
 			Corrupt: c.fallbacks[causeCorrupt].Load(), Busy: c.fallbacks[causeBusy].Load(),
 			Penalized: c.fallbacks[causePenalized].Load(),
 		},
+		OriginFallbacks: c.originFallbacks.Load(), FallbackWaits: c.fallbackWaits.Load(),
 		Rejected: c.rejected.Load(), Refused: c.refused.Load(), Penalized: c.penalized.Load(),
 	}
 }
