@@ -38,10 +38,14 @@ type Config struct {
 	DataAddr string
 	// Seeds are the gossip addresses ("host:port", or a DNS name that
 	// resolves to several, as a Kubernetes headless service does) a member
-	// joins through. They are resolved again on every rejoin. A static
-	// membership is a Seeds list naming every member. None: this member
-	// starts a ring of its own that others join.
+	// joins through. A name is resolved with Resolver again on every
+	// rejoin, and every address it has is joined. A static membership is
+	// a Seeds list naming every member. None: this member starts a ring
+	// of its own that others join.
 	Seeds []string
+	// Resolver looks up the host names in Seeds. Nil means
+	// net.DefaultResolver.
+	Resolver *net.Resolver
 	// RejoinInterval is how often a member joins through Seeds again, to
 	// heal a split ring. Zero means 30 s; negative means never.
 	RejoinInterval time.Duration
@@ -194,6 +198,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -8,8 +8,9 @@
 //
 // Members find each other with hashicorp/memberlist (SWIM with the
 // Lifeguard extensions), joining through Config.Seeds — addresses, or a
-// DNS name resolved again on every rejoin, as a Kubernetes headless
-// service gives; a list naming every member is a static membership. A
+// DNS name resolved again (with Config.Resolver) on every rejoin, every
+// address it has joined, as a Kubernetes headless service gives; a list
+// naming every member is a static membership. A
 // member rejoins through the seeds every RejoinInterval, which heals a
 // split ring and lets members start in any order. Names are unique (host
 // name and a random suffix by default); DeadNodeReclaim lets a restarted

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,7 +202,7 @@ func (m *Member) Start(ctx context.Context, l Loader) error {
 		}
 	}()
 	if len(m.cfg.Seeds) > 0 {
-		if _, err := ml.Join(m.cfg.Seeds); err != nil {
+		if err := m.join(ctx); err != nil {
 			m.log.Debug("peer: join failed; will retry", "seeds", m.cfg.Seeds, "err", err)
 		}
 	}
@@ -220,8 +221,9 @@ func (m *Member) setSelf() {
 	m.mu.Unlock()
 }
 
-// rejoin joins through the seeds every RejoinInterval (resolving them
-// again), healing a ring split by a partition or started out of order.
+// rejoin joins through the seeds every RejoinInterval (resolving their
+// names again), healing a ring split by a partition or started out of
+// order, and finding members a DNS name has gained.
 func (m *Member) rejoin() {
 	defer m.wg.Done()
 	t := time.NewTicker(m.cfg.RejoinInterval)
@@ -231,11 +233,44 @@ func (m *Member) rejoin() {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-			if _, err := m.ml.Join(m.cfg.Seeds); err != nil {
+			if err := m.join(m.ctx); err != nil {
 				m.log.Debug("peer: rejoin failed", "err", err)
 			}
 		}
 	}
+}
+
+// resolveTimeout bounds the lookup of the seeds' names in one join.
+const resolveTimeout = 5 * time.Second
+
+// join resolves the seeds (every address of every name, looked up anew)
+// and joins the ring through them.
+func (m *Member) join(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	var addrs []string
+	var errs []error
+	for _, s := range m.cfg.Seeds {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || strings.Contains(s, "/") || net.ParseIP(host) != nil {
+			addrs = append(addrs, s) // an address, or a form memberlist reads itself
+			continue
+		}
+		ips, err := m.cfg.Resolver.LookupHost(ctx, host)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peer: resolve seed %q: %w", s, err))
+			continue
+		}
+		for _, ip := range ips {
+			addrs = append(addrs, net.JoinHostPort(ip, port))
+		}
+	}
+	if len(addrs) > 0 {
+		if _, err := m.ml.Join(addrs); err != nil {
+			errs = append(errs, fmt.Errorf("peer: join: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // GossipAddr returns the address ("host:port") other members join
