@@ -27,7 +27,9 @@
 // A file is a snapshot: it reads the object version it saw when it was
 // opened. When the store no longer has that version, reads of blocks not
 // in the cache fail with an error wrapping objstore.ErrChanged, never
-// returning bytes of another version.
+// returning bytes of another version. A store that reports no version (an
+// origin or gateway that sends no ETag) cannot be read: opening its files
+// fails with an error wrapping objstore.ErrBadResponse.
 //
 // # Opening
 //

@@ -315,6 +315,11 @@ func (fsys *FS) resolve(ctx context.Context, op, name string, head bool) (consis
 	} else {
 		obj, err = fsys.store.Stat(ctx, name)
 	}
+	if err == nil && obj.Version.IsZero() {
+		// A store of this module refuses such a reply itself; another
+		// Store may not: an open file could not be kept to one version.
+		err = objstore.NewError("stat", name, objstore.ErrBadResponse, errors.New("no ETag or version id"))
+	}
 	switch {
 	case err == nil:
 		e := consistency.Entry{Object: obj}

@@ -36,6 +36,16 @@
 //	errors.Is(err, fs.ErrPermission) // access denied
 //	errors.Is(err, fs.ErrInvalid)    // bad key, range or URL
 //	errors.Is(err, objstore.ErrChanged)
+//	errors.Is(err, objstore.ErrBadResponse) // no length, wrong range, no ETag
+//
+// # Replies checked
+//
+// Every reply is checked before its bytes count: a body's length must be
+// known (Content-Length, or Content-Range for a partial body) and its
+// range must be the one asked for, and every object must carry an ETag or
+// a version id, or the call fails with an error wrapping
+// [ErrBadResponse]. A store that sends no version could not keep an open
+// file to one version, so it is refused rather than read unpinned.
 //
 // # Keys
 //

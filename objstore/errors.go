@@ -20,7 +20,17 @@ import (
 //	errors.Is(err, fs.ErrInvalid)    // bad key, bad range, bad URL
 //	errors.Is(err, ErrChanged)       // version precondition failed
 //	errors.Is(err, fs.ErrExist)      // a key clashes with a "directory" (file backends)
+//	errors.Is(err, ErrBadResponse)   // the store's reply lacks what a read needs
 var ErrChanged = errors.New("objstore: object changed")
+
+// ErrBadResponse reports a reply from the store that a read cannot trust:
+// no Content-Length (or Content-Range) to tell how many bytes it carries,
+// a Content-Range that is not the range asked for, or no ETag or version
+// id to pin the read to one version. The SDKs turn a missing header into
+// zero, which would read as an empty object or a version that matches
+// any; backends refuse such a reply instead. A gateway that strips these
+// headers cannot be read through.
+var ErrBadResponse = errors.New("objstore: bad response")
 
 // Error is the error type backends return: it names the operation and key,
 // and wraps the sentinel (if any) and the backend's cause, so that both

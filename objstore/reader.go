@@ -115,6 +115,12 @@ func NewReader(ctx context.Context, key string, off, length int64, opts ReadOpti
 		body.Close()
 		return nil, NewError("read", key, ErrChanged, fmt.Errorf("want version %s, store has %s", pin, obj.Version))
 	}
+	if obj.Version.IsZero() {
+		// Nothing to pin the resumes to: a cut body could be resumed
+		// with bytes of another version.
+		body.Close()
+		return nil, NewError("read", key, ErrBadResponse, errNoVersion)
+	}
 	if opts.Clamp && length >= 0 && off <= obj.Size && length > obj.Size-off {
 		length = obj.Size - off
 	}
@@ -211,8 +217,9 @@ func (r *Reader) readBody(p []byte) (int, error) {
 }
 
 var (
-	errStalled = errors.New("body stalled")
-	errNoBody  = errors.New("no body")
+	errNoVersion = errors.New("no ETag or version id in the reply")
+	errStalled   = errors.New("body stalled")
+	errNoBody    = errors.New("no body")
 )
 
 // resume re-opens the rest of the range after cause broke the body. It
@@ -268,7 +275,7 @@ func (r *Reader) resume(cause error) error {
 
 // final reports whether a failed re-open should end the read at once.
 func final(err error) bool {
-	return errors.Is(err, ErrChanged) || errors.Is(err, fs.ErrNotExist) ||
+	return errors.Is(err, ErrChanged) || errors.Is(err, ErrBadResponse) || errors.Is(err, fs.ErrNotExist) ||
 		errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrInvalid) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

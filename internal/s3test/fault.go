@@ -29,7 +29,31 @@ const (
 	StallAfter
 	// Deny answers 403 with S3 error code AccessDenied.
 	Deny
+	// Hang reads the request and never answers: the handler waits until
+	// the client goes away or the server closes, then drops the
+	// connection.
+	Hang
+	// TrickleAfter sends the response headers and AfterBytes bytes of the
+	// body, then the rest one byte every Stall (a body that never stalls
+	// for long but never gets anywhere either).
+	TrickleAfter
+	// Bend answers as the backend does, bent as Fault.Bend says: an origin
+	// or a gateway that breaks the rules a client relies on.
+	Bend
 )
+
+// Bending says how a Bend fault bends a reply.
+type Bending struct {
+	// IgnoreRange answers as if the request had no Range header: 200 and
+	// the whole object. Behind a proxy (Config.Upstream) it breaks the
+	// request's signature, which covers Range.
+	IgnoreRange bool
+	// NoLength drops the Content-Length header: a body goes chunked, and a
+	// HEAD tells no size.
+	NoLength bool
+	// NoETag drops the ETag header.
+	NoETag bool
+}
 
 func (k FaultKind) String() string {
 	switch k {
@@ -45,6 +69,12 @@ func (k FaultKind) String() string {
 		return "StallAfter"
 	case Deny:
 		return "Deny"
+	case Hang:
+		return "Hang"
+	case TrickleAfter:
+		return "TrickleAfter"
+	case Bend:
+		return "Bend"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -65,6 +95,7 @@ type Fault struct {
 	Stall      time.Duration // how long StallAfter stalls; 0 = until the client or the server gives up
 	Times      int           // how many matching requests it applies to; 0 means 1; -1 means forever
 	SkipFirst  int           // let this many matching requests pass first (later rules may still apply to them)
+	Bend       Bending       // what Bend does
 }
 
 // faultRule is an injected Fault and what is left of it.
@@ -74,10 +105,11 @@ type faultRule struct {
 	times int // matching requests still to fault; <0 = forever
 }
 
-// InjectFault queues a fault rule. It panics on an unknown Kind or a
-// negative AfterBytes, Stall or SkipFirst.
+// InjectFault queues a fault rule. It panics on an unknown Kind, a
+// negative AfterBytes, Stall or SkipFirst, or a TrickleAfter without a
+// Stall.
 func (s *Server) InjectFault(f Fault) {
-	if f.Kind < SlowDown || f.Kind > Deny || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 {
+	if f.Kind < SlowDown || f.Kind > Bend || f.Kind == TrickleAfter && f.Stall <= 0 || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 {
 		panic(fmt.Sprintf("s3test: invalid fault %+v", f))
 	}
 	rule := &faultRule{Fault: f, skip: f.SkipFirst, times: f.Times}
@@ -87,6 +119,14 @@ func (s *Server) InjectFault(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, rule)
+}
+
+// BendReads makes every GET and HEAD of key in bucket from now on bend
+// the rules as b says (a Bend fault for each method, forever).
+func (s *Server) BendReads(bucket, key string, b Bending) {
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		s.InjectFault(Fault{Kind: Bend, Method: m, Bucket: bucket, Key: key, Bend: b, Times: -1})
+	}
 }
 
 // ClearFaults drops every fault rule.
@@ -139,6 +179,7 @@ type responseWriter struct {
 	dead     bool         // a stall ended by the client or Close: later writes go nowhere
 
 	fixHeader func(http.Header) // run once on the headers before they are sent
+	bend      *Bending          // applied to the headers after fixHeader, or nil
 	status    int               // status sent, 0 before the headers
 	capture   *capture          // keeps a copy of the body, or nil
 }
@@ -148,6 +189,19 @@ func (w *responseWriter) prepare() {
 	if f := w.fixHeader; f != nil {
 		w.fixHeader = nil
 		f(w.Header())
+	}
+	if b := w.bend; b != nil {
+		w.bend = nil
+		if b.NoLength {
+			w.Header().Del("Content-Length")
+			if w.r.Method != http.MethodHead {
+				// Or net/http would count a small body and send its length.
+				w.Header().Set("Transfer-Encoding", "chunked")
+			}
+		}
+		if b.NoETag {
+			w.Header().Del("ETag")
+		}
 	}
 }
 
@@ -177,6 +231,9 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		// after the failure (gofakes3 an error message) and drop it.
 		return 0, errFaulted
 	}
+	if w.fault != nil && w.fired && w.fault.Kind == TrickleAfter {
+		return w.trickle(p)
+	}
 	if w.fault != nil && !w.fired {
 		if room := w.fault.AfterBytes - w.written; int64(len(p)) >= room {
 			n, err := w.write(p[:room])
@@ -186,7 +243,12 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 			if !w.fire() {
 				return n, errFaulted
 			}
-			m, err := w.write(p[room:])
+			var m int
+			if w.fault.Kind == TrickleAfter {
+				m, err = w.trickle(p[room:])
+			} else {
+				m, err = w.write(p[room:])
+			}
 			return n + m, err
 		}
 	}
@@ -218,6 +280,24 @@ func (w *responseWriter) write(p []byte) (int, error) {
 	return n, err
 }
 
+// trickle writes p a byte at a time, each after the fault's Stall.
+func (w *responseWriter) trickle(p []byte) (int, error) {
+	rc := http.NewResponseController(w.ResponseWriter)
+	for i := range p {
+		if !w.s.wait(w.r.Context(), w.fault.Stall) {
+			w.dead = true
+			return i, errFaulted
+		}
+		if _, err := w.write(p[i : i+1]); err != nil {
+			return i, err
+		}
+		if err := rc.Flush(); err != nil {
+			return i + 1, err
+		}
+	}
+	return len(p), nil
+}
+
 // finish applies a body fault whose byte count the body never reached.
 func (w *responseWriter) finish() {
 	if w.fault != nil && !w.fired {
@@ -244,6 +324,8 @@ func (w *responseWriter) fire() bool {
 			w.dead = true
 			return false
 		}
+		return true
+	case TrickleAfter:
 		return true
 	case ResetAfter, EOFAfter:
 		c, _, err := rc.Hijack()

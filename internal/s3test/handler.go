@@ -163,6 +163,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case Deny:
 			writeError(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
 			return
+		case Hang:
+			s.wait(r.Context(), forever)
+			panic(http.ErrAbortHandler)
+		case Bend:
+			if f.Bend.IgnoreRange {
+				r.Header.Del("Range")
+			}
+			rw.bend = &f.Bend
 		default:
 			rw.fault = f
 		}

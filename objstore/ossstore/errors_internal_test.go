@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -78,7 +79,7 @@ func TestBodyRange(t *testing.T) {
 		{200, "", 0, 0, 0},
 	}
 	for _, c := range good {
-		start, size, err := bodyRange(c.status, c.cr, c.cl)
+		start, _, size, err := bodyRange(c.status, c.cr, c.cl)
 		if err != nil || start != c.start || size != c.size {
 			t.Errorf("bodyRange(%d, %q, %d) = %d, %d, %v; want %d, %d", c.status, c.cr, c.cl, start, size, err, c.start, c.size)
 		}
@@ -98,8 +99,20 @@ func TestBodyRange(t *testing.T) {
 		{200, "", -1},
 	}
 	for _, c := range bad {
-		if _, _, err := bodyRange(c.status, c.cr, c.cl); err == nil {
+		if _, _, _, err := bodyRange(c.status, c.cr, c.cl); err == nil {
 			t.Errorf("bodyRange(%d, %q, %d) accepted", c.status, c.cr, c.cl)
+		}
+	}
+}
+
+func TestContentLength(t *testing.T) {
+	for v, want := range map[string]int64{"": -1, "0": 0, "300000": 300000, "-5": -1, "x": -1} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("Content-Length", v)
+		}
+		if got := contentLength(h); got != want {
+			t.Errorf("contentLength(%q) = %d, want %d", v, got, want)
 		}
 	}
 }

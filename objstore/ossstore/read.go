@@ -74,13 +74,20 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 		return nil, objstore.Object{}, newError("read", key, objstore.ErrChanged,
 			fmt.Errorf("want version %s, store sent %s", v, obj.Version))
 	}
-	start, size, err := bodyRange(res.StatusCode, oss.ToString(res.ContentRange), res.ContentLength)
+	if obj.Version.IsZero() {
+		res.Body.Close()
+		return nil, objstore.Object{}, newError("read", key, objstore.ErrBadResponse, errNoETag)
+	}
+	start, end, size, err := bodyRange(res.StatusCode, oss.ToString(res.ContentRange), contentLength(res.Headers))
 	if err == nil && start != off {
 		err = fmt.Errorf("asked for bytes from %d, store sent from %d", off, start)
 	}
+	if want := wantEnd(off, length, size); err == nil && res.ContentRange != nil && end != want {
+		err = fmt.Errorf("asked for bytes %d to %d, store sent to %d", off, want, end)
+	}
 	if err != nil {
 		res.Body.Close()
-		return nil, objstore.Object{}, newError("read", key, nil, err)
+		return nil, objstore.Object{}, newError("read", key, objstore.ErrBadResponse, err)
 	}
 	obj.Size = size
 	return res.Body, obj, nil
@@ -112,6 +119,9 @@ func (s *Store) openEmpty(ctx context.Context, key string, off int64, v objstore
 		return nil, objstore.Object{}, newError("read", key, objstore.ErrChanged,
 			fmt.Errorf("want version %s, store has %s", v, obj.Version))
 	}
+	if err := checkHead(res.Headers, obj); err != nil {
+		return nil, objstore.Object{}, newError("read", key, objstore.ErrBadResponse, err)
+	}
 	if off > obj.Size {
 		return nil, objstore.Object{}, newError("read", key, fs.ErrInvalid,
 			fmt.Errorf("offset %d past the end of a %d-byte object", off, obj.Size))
@@ -129,30 +139,72 @@ func pin(ifMatch, versionID **string, v objstore.Version) {
 	}
 }
 
-// bodyRange returns the offset of a GetObject body and the size of the
-// whole object, from a 206's Content-Range ("bytes 0-99/1000") or a 200's
-// Content-Length.
-func bodyRange(status int, contentRange string, contentLength int64) (start, size int64, err error) {
+// bodyRange returns the first and last byte of a GetObject body and the
+// size of the whole object, from a 206's Content-Range ("bytes
+// 0-99/1000") or a 200's Content-Length (-1 when the reply has none,
+// which is an error: the end of the body could not be told from a cut).
+func bodyRange(status int, contentRange string, contentLength int64) (start, end, size int64, err error) {
 	if status == http.StatusOK && contentRange == "" {
 		if contentLength < 0 {
-			return 0, 0, errors.New("response without content-length")
+			return 0, 0, 0, errors.New("response without content-length or content-range")
 		}
-		return 0, contentLength, nil
+		return 0, contentLength - 1, contentLength, nil
 	}
 	rest, ok := strings.CutPrefix(contentRange, "bytes ")
 	first, rest, ok2 := strings.Cut(rest, "-")
 	last, total, ok3 := strings.Cut(rest, "/")
 	if !ok || !ok2 || !ok3 {
-		return 0, 0, fmt.Errorf("bad content-range %q", contentRange)
+		return 0, 0, 0, fmt.Errorf("bad content-range %q", contentRange)
 	}
 	start, err1 := strconv.ParseInt(first, 10, 64)
 	end, err2 := strconv.ParseInt(last, 10, 64)
 	size, err3 := strconv.ParseInt(total, 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || start < 0 || end < start || size <= end {
-		return 0, 0, fmt.Errorf("bad content-range %q", contentRange)
+		return 0, 0, 0, fmt.Errorf("bad content-range %q", contentRange)
 	}
 	if contentLength >= 0 && contentLength != end-start+1 {
-		return 0, 0, fmt.Errorf("content-range %q with content-length %d", contentRange, contentLength)
+		return 0, 0, 0, fmt.Errorf("content-range %q with content-length %d", contentRange, contentLength)
 	}
-	return start, size, nil
+	return start, end, size, nil
+}
+
+// wantEnd is the last byte a read of length bytes at off (negative: to
+// the end) must get of an object of size bytes: a range past the end is
+// cut there. (A 200 with the whole object, from a server that ignores
+// Range, is not held to it: it starts at 0, which the start check refuses
+// for off > 0, and at off 0 the Reader reads no more than it asked for.)
+func wantEnd(off, length, size int64) int64 {
+	if length > 0 && off+length < size {
+		return off + length - 1
+	}
+	return size - 1
+}
+
+// contentLength returns the Content-Length of a reply, or -1 when it has
+// none: the SDK's field holds 0 then, as if the body were empty.
+func contentLength(h http.Header) int64 {
+	v := h.Get("Content-Length")
+	if v == "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+var errNoETag = errors.New("reply without ETag: a read could not be pinned to one version")
+
+// checkHead checks the reply to a HeadObject that obj was built from: it
+// must carry a Content-Length (the SDK's 0 for a missing one would make
+// an empty file) and an ETag.
+func checkHead(h http.Header, obj objstore.Object) error {
+	if contentLength(h) < 0 {
+		return errors.New("HEAD without content-length")
+	}
+	if obj.Version.IsZero() {
+		return errNoETag
+	}
+	return nil
 }

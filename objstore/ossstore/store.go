@@ -394,6 +394,9 @@ func (s *Store) Stat(ctx context.Context, key string) (objstore.Object, error) {
 		obj.ModTime = *res.LastModified
 	}
 	obj.Checksums = checksums(res.HashCRC64)
+	if err := checkHead(res.Headers, obj); err != nil {
+		return objstore.Object{}, newError("stat", key, objstore.ErrBadResponse, err)
+	}
 	return obj, nil
 }
 

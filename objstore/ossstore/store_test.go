@@ -79,6 +79,13 @@ func TestConformance(t *testing.T) {
 			srv.InjectFault(s3test.Fault{Kind: s3test.ResetAfter, Method: "GET", Bucket: bucket, Key: prefix + "/" + key, AfterBytes: after, Times: times})
 			t.Cleanup(srv.ClearFaults)
 		},
+		Bend: func(t *testing.T, key string, b storetest.Bend) bool {
+			mu.Lock()
+			bucket := buckets[t]
+			mu.Unlock()
+			srv.BendReads(bucket, prefix+"/"+key, s3test.Bending(b))
+			return true
+		},
 		MultipartSize: 256 << 10,
 		ServerStats: func(t *testing.T) objstore.RequestStats {
 			mu.Lock()

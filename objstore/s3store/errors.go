@@ -18,6 +18,16 @@ func newError(sentinel, cause error) error {
 	return objstore.NewError("open", "", sentinel, fmt.Errorf("s3: %w", cause))
 }
 
+// errReply marks a reply that lacks what a read needs or contradicts the
+// request (no Content-Length, a Content-Range for another range, no
+// ETag); mapError maps it to objstore.ErrBadResponse.
+var errReply = errors.New("bad reply")
+
+// badReply returns an error wrapping errReply.
+func badReply(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errReply}, args...)...)
+}
+
 // mapError turns an error of the SDK (or of this package) from op on key
 // into an *objstore.Error wrapping the matching sentinel beside the cause,
 // so that errors.Is finds the sentinel and errors.As the SDK's types
@@ -40,6 +50,9 @@ func mapError(op, key string, err error, pinned bool) error {
 	var ev *errVersion
 	if errors.As(err, &ev) {
 		return objstore.NewError(op, key, objstore.ErrChanged, cause)
+	}
+	if errors.Is(err, errReply) {
+		return objstore.NewError(op, key, objstore.ErrBadResponse, cause)
 	}
 	var es *errSize
 	var et *errTooLarge

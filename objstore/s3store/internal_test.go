@@ -224,16 +224,40 @@ func TestMapError(t *testing.T) {
 }
 
 func TestParseContentRange(t *testing.T) {
-	good := map[string][2]int64{"bytes 0-0/1": {0, 1}, "bytes 5-9/10": {5, 10}, "bytes 100-199/1000": {100, 1000}}
+	good := map[string][3]int64{"bytes 0-0/1": {0, 0, 1}, "bytes 5-9/10": {5, 9, 10}, "bytes 100-199/1000": {100, 199, 1000}}
 	for in, want := range good {
-		s, tot, err := parseContentRange(in)
-		if err != nil || s != want[0] || tot != want[1] {
-			t.Errorf("parseContentRange(%q) = %d, %d, %v", in, s, tot, err)
+		s, e, tot, err := parseContentRange(in)
+		if err != nil || s != want[0] || e != want[1] || tot != want[2] {
+			t.Errorf("parseContentRange(%q) = %d, %d, %d, %v", in, s, e, tot, err)
 		}
 	}
 	for _, in := range []string{"", "bytes */10", "bytes 5-4/10", "bytes 0-9/9", "bits 0-1/2", "bytes 0-1", "bytes a-1/2", "bytes -1-2/5"} {
-		if _, _, err := parseContentRange(in); err == nil {
+		if _, _, _, err := parseContentRange(in); err == nil {
 			t.Errorf("parseContentRange(%q) accepted", in)
+		}
+	}
+}
+
+func TestCheckBodyRange(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	for _, c := range []struct {
+		off, length, start, end, total int64
+		cl                             *int64
+		ok                             bool
+	}{
+		{0, 10, 0, 9, 100, nil, true},
+		{0, 10, 0, 9, 100, n(10), true},
+		{5, -1, 5, 99, 100, n(95), true},
+		{90, 20, 90, 99, 100, nil, true}, // clamped at the end
+		{0, 10, 0, 8, 100, nil, false},   // short
+		{0, 10, 0, 10, 100, nil, false},  // long
+		{1, 10, 0, 9, 100, nil, false},   // wrong start
+		{0, 10, 0, 9, 100, n(9), false},  // length disagrees
+		{5, -1, 5, 98, 100, nil, false},  // not to the end
+	} {
+		err := checkBodyRange(c.off, c.length, c.start, c.end, c.total, c.cl)
+		if (err == nil) != c.ok {
+			t.Errorf("checkBodyRange(%+v) = %v, want ok=%v", c, err, c.ok)
 		}
 	}
 }

@@ -322,6 +322,10 @@ func (s *Store) head(ctx context.Context, key string, v objstore.Version) (objst
 	if err != nil {
 		return objstore.Object{}, err
 	}
+	if out.ContentLength == nil {
+		// The SDK would make it 0: an empty file.
+		return objstore.Object{}, badReply("HEAD without Content-Length")
+	}
 	obj := objstore.Object{
 		Key:     key,
 		Size:    aws.ToInt64(out.ContentLength),
@@ -334,6 +338,9 @@ func (s *Store) head(ctx context.Context, key string, v objstore.Version) (objst
 	}
 	if err := checkVersion(v, obj.Version); err != nil {
 		return objstore.Object{}, err
+	}
+	if obj.Version.IsZero() {
+		return objstore.Object{}, badReply("HEAD without ETag: a read could not be pinned to one version")
 	}
 	return obj, nil
 }
@@ -408,15 +415,28 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 		out.Body.Close()
 		return nil, objstore.Object{}, err
 	}
+	if obj.Version.IsZero() {
+		out.Body.Close()
+		return nil, objstore.Object{}, badReply("GET without ETag: the read could not be pinned to one version")
+	}
 	body := out.Body
 	if cr := aws.ToString(out.ContentRange); cr != "" {
-		start, total, err := parseContentRange(cr)
-		if err != nil || start != off {
+		start, end, total, err := parseContentRange(cr)
+		if err == nil {
+			err = checkBodyRange(off, length, start, end, total, out.ContentLength)
+		}
+		if err != nil {
 			out.Body.Close()
-			return nil, objstore.Object{}, fmt.Errorf("s3: bad Content-Range %q for a read at %d", cr, off)
+			return nil, objstore.Object{}, badReply("Content-Range %q for bytes from %d (length %d): %v", cr, off, length, err)
 		}
 		obj.Size = total
 	} else {
+		if out.ContentLength == nil {
+			// A whole body of unknown length (chunked): its end could not
+			// be told from a cut.
+			out.Body.Close()
+			return nil, objstore.Object{}, badReply("GET without Content-Length or Content-Range")
+		}
 		obj.Size = aws.ToInt64(out.ContentLength)
 		if ranged && off > 0 {
 			// The server ignored Range and sent the whole object
@@ -435,34 +455,54 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 	return body, obj, nil
 }
 
+// checkBodyRange checks the range [start, end] of an object of total
+// bytes that a 206 reply carries (with its Content-Length, if any) against
+// the read asked for: length bytes from off, a negative length meaning to
+// the end. A range that runs past the object's end is cut there, as S3
+// does.
+func checkBodyRange(off, length, start, end, total int64, contentLength *int64) error {
+	want := total - 1
+	if length > 0 && off+length < total {
+		want = off + length - 1
+	}
+	switch {
+	case start != off:
+		return fmt.Errorf("starts at %d", start)
+	case end != want:
+		return fmt.Errorf("ends at %d, want %d", end, want)
+	case contentLength != nil && *contentLength != end-start+1:
+		return fmt.Errorf("with Content-Length %d", *contentLength)
+	}
+	return nil
+}
+
 // parseContentRange parses "bytes start-end/total".
-func parseContentRange(cr string) (start, total int64, err error) {
+func parseContentRange(cr string) (start, end, total int64, err error) {
 	rest, ok := strings.CutPrefix(cr, "bytes ")
 	if !ok {
-		return 0, 0, errors.New("no bytes unit")
+		return 0, 0, 0, errors.New("no bytes unit")
 	}
 	rng, tot, ok := strings.Cut(rest, "/")
 	if !ok {
-		return 0, 0, errors.New("no total")
+		return 0, 0, 0, errors.New("no total")
 	}
 	a, b, ok := strings.Cut(rng, "-")
 	if !ok {
-		return 0, 0, errors.New("no range")
+		return 0, 0, 0, errors.New("no range")
 	}
 	if start, err = strconv.ParseInt(a, 10, 64); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	end, err := strconv.ParseInt(b, 10, 64)
-	if err != nil {
-		return 0, 0, err
+	if end, err = strconv.ParseInt(b, 10, 64); err != nil {
+		return 0, 0, 0, err
 	}
 	if total, err = strconv.ParseInt(tot, 10, 64); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if start < 0 || end < start || total <= end {
-		return 0, 0, errors.New("inconsistent")
+		return 0, 0, 0, errors.New("inconsistent")
 	}
-	return start, total, nil
+	return start, end, total, nil
 }
 
 // List returns one page of keys with ListObjectsV2. Keys are asked for

@@ -110,6 +110,18 @@ func harness(srv *s3test.Server, newSite func(t *testing.T) site) storetest.Harn
 			}
 			srv.InjectFault(s3test.Fault{Kind: kind, Method: "GET", Bucket: st.bucket, Key: st.prefix + key, AfterBytes: after, Times: times})
 		},
+		Bend: func(t *testing.T, key string, b storetest.Bend) bool {
+			v, ok := sites.Load(t)
+			if !ok {
+				t.Fatal("Bend before New")
+			}
+			st := v.(site)
+			if b.IgnoreRange && !st.fake {
+				return false // the Range header is signed: a proxy cannot drop it
+			}
+			srv.BendReads(st.bucket, st.prefix+key, s3test.Bending(b))
+			return true
+		},
 		MultipartSize: s3store.MinPartSize,
 		ServerStats: func(t *testing.T) objstore.RequestStats {
 			v, ok := sites.Load(t)

@@ -45,6 +45,14 @@ type Harness struct {
 	// on. Nil skips the cut-body cases: a
 	// backend with no network has no body to cut.
 	CutReads func(t *testing.T, key string, after int64, times int)
+	// Bend, if not nil, makes every reply to a read (GET or HEAD) of key,
+	// relative to the store's root, bend the rules as b says until t
+	// ends: what a server or a gateway in front of it may do. It reports
+	// false if it cannot bend replies so here (a proxy in front of a real
+	// server cannot drop a signed Range header); the suite then leaves
+	// that part out. Nil skips the BentReplies case: a backend with no
+	// network has no reply to bend.
+	Bend func(t *testing.T, key string, b Bend) bool
 	// MultipartSize, if positive, is the body size above which the backend
 	// uploads in parts; the suite then puts objects of about 2.5 times it,
 	// with the size known and unknown, and reads them back.
@@ -56,6 +64,17 @@ type Harness struct {
 	// checks that the store's counts move exactly as the service's do, at
 	// every step. Nil checks the store's counts against the steps alone.
 	ServerStats func(t *testing.T) objstore.RequestStats
+}
+
+// Bend says how the replies of Harness.Bend bend the rules.
+type Bend struct {
+	// IgnoreRange answers a ranged GET with 200 and the whole object.
+	IgnoreRange bool
+	// NoLength sends no Content-Length: bodies go chunked, and a HEAD
+	// tells no size.
+	NoLength bool
+	// NoETag sends no ETag.
+	NoETag bool
 }
 
 // Run runs the conformance suite as subtests of t.
@@ -83,6 +102,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentReads", testConcurrentReads},
 		{"Multipart", testMultipart},
 		{"CutBody", testCutBody},
+		{"BentReplies", testBentReplies},
 		{"RequestStats", testRequestStats},
 	}
 	for _, c := range cases {
@@ -815,6 +835,85 @@ func testCutBody(t *testing.T, h Harness) {
 		}
 	} else if !errors.Is(err, objstore.ErrChanged) {
 		t.Errorf("resume after an overwrite: err = %v, want objstore.ErrChanged", err)
+	}
+}
+
+// testBentReplies reads objects whose replies lack a Content-Length or an
+// ETag, or ignore Range: every read gets the exact bytes or an error
+// wrapping objstore.ErrBadResponse, never a short success, a size of 0 or
+// a read pinned to nothing.
+func testBentReplies(t *testing.T, h Harness) {
+	if h.Bend == nil {
+		t.Skip("storetest: Harness.Bend is nil: the backend has no reply to bend")
+	}
+	s := h.New(t)
+	const size = 300_000
+	data := Data(12, size)
+	// exactOrBad reads [off, off+length) unpinned and checks that it got
+	// the exact bytes or ErrBadResponse. It reports which.
+	exactOrBad := func(key string, off, length int64) (exact bool) {
+		t.Helper()
+		end := int64(size)
+		if length >= 0 {
+			end = off + length
+		}
+		got, err := readRange(t.Context(), s, key, off, length, objstore.Version{})
+		switch {
+		case err == nil && !bytes.Equal(got, data[off:end]):
+			t.Errorf("%s [%d, %d): %d bytes and no error, want %d exact bytes or ErrBadResponse", key, off, end, len(got), end-off)
+		case err != nil && !errors.Is(err, objstore.ErrBadResponse):
+			t.Errorf("%s [%d, %d): %v, want the exact bytes or ErrBadResponse", key, off, end, err)
+		}
+		return err == nil
+	}
+	statBad := func(key string) {
+		t.Helper()
+		obj, err := s.Stat(t.Context(), key)
+		if !errors.Is(err, objstore.ErrBadResponse) {
+			t.Errorf("Stat(%s) = size %d, version %q, err %v; want ErrBadResponse", key, obj.Size, obj.Version, err)
+		}
+	}
+
+	bend := func(key string, b Bend) bool {
+		t.Helper()
+		put(t, s, key, data)
+		if !h.Bend(t, key, b) {
+			t.Logf("the harness cannot bend replies as %+v here: %s left out", b, key)
+			return false
+		}
+		return true
+	}
+
+	if bend("ignore-range", Bend{IgnoreRange: true}) {
+		exactOrBad("ignore-range", 0, 1000)
+		exactOrBad("ignore-range", 5000, 1000)
+		exactOrBad("ignore-range", size-10, -1)
+	}
+
+	// No length: a HEAD tells no size, a whole body's end is unknown.
+	if bend("no-length", Bend{NoLength: true}) {
+		statBad("no-length")
+		exactOrBad("no-length", 0, -1)
+		exactOrBad("no-length", 1000, 5000) // a Content-Range may tell
+		exactOrBad("no-length", size-100, 0)
+	}
+
+	// A server that ignores Range and sends the object chunked.
+	if bend("no-length-whole", Bend{NoLength: true, IgnoreRange: true}) {
+		statBad("no-length-whole")
+		exactOrBad("no-length-whole", 0, -1)
+		exactOrBad("no-length-whole", 0, 1000)
+		exactOrBad("no-length-whole", 7000, 1000)
+	}
+
+	// No ETag: a read could not be pinned to one version.
+	if bend("no-etag", Bend{NoETag: true}) {
+		statBad("no-etag")
+		for _, r := range [][2]int64{{0, -1}, {0, 1000}, {1000, 0}} {
+			if exactOrBad("no-etag", r[0], r[1]) {
+				t.Errorf("no-etag [%d, +%d): read unpinned, want ErrBadResponse", r[0], r[1])
+			}
+		}
 	}
 }
 

@@ -1,0 +1,105 @@
+package tierfs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"testing"
+
+	"github.com/tierfs/tierfs/internal/s3test"
+	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/objstore/storetest"
+)
+
+// TestBentOrigin reads through an origin that sends no Content-Length,
+// ignores Range, or sends no ETag (issue 11, findings 1 and 2): Stat,
+// Open and ReadFile fail with objstore.ErrBadResponse instead of
+// reporting size 0, reading 0 of 300,000 bytes, or reading unpinned.
+func TestBentOrigin(t *testing.T) {
+	srv, s3s := s3Store(t, s3test.Shaping{})
+	data := storetest.Data(40, 300_000)
+	bends := map[string]s3test.Bending{
+		"no-length":     {NoLength: true},
+		"chunked-whole": {NoLength: true, IgnoreRange: true},
+		"no-etag":       {NoETag: true},
+	}
+	for name, b := range bends {
+		if _, err := s3s.Put(t.Context(), name, bytes.NewReader(data), objstore.PutOptions{Size: int64(len(data))}); err != nil {
+			t.Fatal(err)
+		}
+		srv.BendReads("test", "root/"+name, b)
+	}
+	for cfg, opts := range configs(t) {
+		fsys := newFS(t, s3s, opts...)
+		for name := range bends {
+			if fi, err := fsys.Stat(name); !errors.Is(err, objstore.ErrBadResponse) {
+				t.Errorf("%s: Stat(%s) = %v, %v; want ErrBadResponse", cfg, name, fi, err)
+			}
+			// Ranged GETs whose Content-Range tells the size may serve
+			// the exact bytes; nothing else may.
+			got, err := fsys.ReadFile(name)
+			if !errors.Is(err, objstore.ErrBadResponse) && (err != nil || !bytes.Equal(got, data)) {
+				t.Errorf("%s: ReadFile(%s) = %d bytes, %v; want the exact bytes or ErrBadResponse", cfg, name, len(got), err)
+			}
+			f, err := fsys.Open(name)
+			if err != nil {
+				if !errors.Is(err, objstore.ErrBadResponse) {
+					t.Errorf("%s: Open(%s) = %v; want ErrBadResponse", cfg, name, err)
+				}
+				continue
+			}
+			if name == "no-etag" {
+				t.Errorf("%s: Open(%s) opened a file that cannot be pinned", cfg, name)
+			}
+			got, err = io.ReadAll(f)
+			f.Close()
+			if !errors.Is(err, objstore.ErrBadResponse) && (err != nil || !bytes.Equal(got, data)) {
+				t.Errorf("%s: reading %s = %d bytes, %v; want the exact bytes or ErrBadResponse", cfg, name, len(got), err)
+			}
+		}
+	}
+}
+
+// versionless is a Store that reports no version for any object, as a
+// Store outside this module might.
+type versionless struct{ objstore.Store }
+
+func (v versionless) Stat(ctx context.Context, key string) (objstore.Object, error) {
+	o, err := v.Store.Stat(ctx, key)
+	o.Version = objstore.Version{}
+	return o, err
+}
+
+func (v versionless) NewRangeReader(ctx context.Context, key string, off, length int64, opts objstore.ReadOptions) (*objstore.Reader, error) {
+	open := func(ctx context.Context, off, length int64, ver objstore.Version) (io.ReadCloser, objstore.Object, error) {
+		r, err := v.Store.NewRangeReader(ctx, key, off, length, objstore.ReadOptions{Version: ver, Clamp: opts.Clamp})
+		if err != nil {
+			return nil, objstore.Object{}, err
+		}
+		o := r.Object()
+		o.Version = objstore.Version{}
+		return r, o, nil
+	}
+	return objstore.NewReader(ctx, key, off, length, opts, objstore.RetryPolicy{}, open)
+}
+
+// TestVersionlessStore: an FS over a Store that reports no versions
+// refuses to open its files (they could not be kept to one version).
+func TestVersionlessStore(t *testing.T) {
+	fsys := newFS(t, versionless{mustMem(t, testFiles)})
+	if _, err := fsys.Stat("dir/a.bin"); !errors.Is(err, objstore.ErrBadResponse) {
+		t.Errorf("Stat: %v, want ErrBadResponse", err)
+	}
+	if got, err := fsys.ReadFile("hello.txt"); !errors.Is(err, objstore.ErrBadResponse) {
+		t.Errorf("ReadFile = %q, %v; want ErrBadResponse", got, err)
+	}
+	if _, err := fsys.Open("dir/a.bin"); !errors.Is(err, objstore.ErrBadResponse) {
+		t.Errorf("Open: %v, want ErrBadResponse", err)
+	}
+	var pe *fs.PathError
+	if _, err := fsys.Open("dir/a.bin"); !errors.As(err, &pe) {
+		t.Errorf("Open: %v is no *fs.PathError", err)
+	}
+}
