@@ -303,3 +303,85 @@ func TestOpenFetchesFirstBytes(t *testing.T) {
 type noReadFile struct{ fsys *tierfs.FS }
 
 func (n noReadFile) Open(name string) (fs.File, error) { return n.fsys.Open(name) }
+
+// writeRecorder keeps what it is given and the slices it was given, and
+// fails with failErr once it holds failAfter bytes.
+type writeRecorder struct {
+	got       bytes.Buffer
+	failAfter int
+	failErr   error
+	calls     int
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.calls++
+	if w.failErr != nil && w.got.Len()+len(p) > w.failAfter {
+		n := w.failAfter - w.got.Len()
+		w.got.Write(p[:n])
+		return n, w.failErr
+	}
+	return w.got.Write(p)
+}
+
+// WriteTo of a cold multi-block file writes every byte once and in order
+// (held blocks straight from the cache's buffers), counts them as served
+// like reads, and returns a failed write's error as is, with the exact
+// count written.
+func TestWriteToFromHeldBlocks(t *testing.T) {
+	const size = 40<<16 + 12345 // 40 blocks of 64 KiB and a bit
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7 >> 3)
+	}
+	fsys := newFS(t, mustMem(t, map[string][]byte{"big.bin": data}), tierfs.WithMemoryCache(0))
+	f, err := fsys.Open("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var w writeRecorder
+	n, err := f.(io.WriterTo).WriteTo(&w)
+	if err != nil || n != size || !bytes.Equal(w.got.Bytes(), data) {
+		t.Fatalf("WriteTo: %d of %d bytes, %v; equal: %v", n, size, err, bytes.Equal(w.got.Bytes(), data))
+	}
+	st := fsys.Stats()
+	if st.Prefetch.HeldHits == 0 {
+		t.Errorf("no block was written from a held block: %+v", st.Prefetch)
+	}
+	served := st.OriginBytesServed + st.PeerBytesServed
+	for _, ts := range st.Tiers {
+		served += ts.BytesServed
+	}
+	if served != size {
+		t.Errorf("bytes served %d, want the %d written", served, size)
+	}
+
+	// A writer that fails part way: its error as is, the exact count.
+	g, err := fsys.Open("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	boom := errors.New("disk full")
+	fw := writeRecorder{failAfter: 5<<16 + 100, failErr: boom}
+	n, err = g.(io.WriterTo).WriteTo(&fw)
+	if err != boom || n != int64(fw.failAfter) || !bytes.Equal(fw.got.Bytes(), data[:fw.failAfter]) {
+		t.Errorf("WriteTo into a failing writer: %d bytes, %v; want %d, the writer's error", n, err, fw.failAfter)
+	}
+	if pos, _ := g.(io.Seeker).Seek(0, io.SeekCurrent); pos != n {
+		t.Errorf("file offset %d after writing %d", pos, n)
+	}
+	// A writer that writes short with no error: io.ErrShortWrite.
+	h, err := fsys.Open("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.(io.WriterTo).WriteTo(shortWriter{}); !errors.Is(err, io.ErrShortWrite) {
+		t.Errorf("WriteTo into a short writer: %v; want io.ErrShortWrite", err)
+	}
+}
+
+type shortWriter struct{}
+
+func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }

@@ -119,8 +119,14 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
-// WriteTo writes the rest of the file from the file offset to w, a block
-// at a time, without an extra copy per caller buffer.
+// writeToChunk is the most WriteTo asks of the readahead at once: the
+// size of its buffer for bytes that are not in a held block.
+const writeToChunk = 1 << 20
+
+// WriteTo writes the rest of the file from the file offset to w. Bytes of
+// blocks the readahead holds (a cold stream's) are written from the
+// cache's own buffers, with no copy; the others go through one buffer of
+// at most 1 MiB.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -128,23 +134,23 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	bs := f.fsys.blocks.BlockSize()
-	buf := make([]byte, min(bs, max(f.obj.Size-f.off, 0)))
+	buf := make([]byte, min(writeToChunk, max(f.obj.Size-f.off, 0)))
 	var total int64
 	for f.off < f.obj.Size {
-		// Read up to the next block boundary, so each read is one block.
+		// Up to the next block boundary, so each call is within a block.
 		n := min(bs-f.off%bs, f.obj.Size-f.off, int64(len(buf)))
-		got, err := f.ReadAt(buf[:n], f.off)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return total, err
-		}
-		wn, werr := w.Write(buf[:got])
+		wn, err := f.r.CopyTo(w, buf[:n], f.off)
 		total += int64(wn)
 		f.off += int64(wn)
-		if werr != nil {
-			return total, werr
+		if werr := (*prefetch.WriteError)(nil); errors.As(err, &werr) {
+			return total, werr.Err
 		}
-		if wn != got {
-			return total, io.ErrShortWrite
+		if err != nil && !errors.Is(err, io.EOF) {
+			return total, &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		if int64(wn) < n {
+			// The object ended early: the read said io.EOF.
+			return total, &fs.PathError{Op: "read", Path: f.name, Err: io.ErrUnexpectedEOF}
 		}
 	}
 	return total, nil

@@ -224,6 +224,24 @@ func (h *Handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// View returns the block's bytes [off, end), waiting for them under ctx,
+// and counts them as served as ReadAt does, without copying them: the
+// slice is the cache's own buffer. It is valid, and must not be modified,
+// until the handle is released (the buffer may then be reused for
+// another block).
+func (h *Handle) View(ctx context.Context, off, end int64) ([]byte, error) {
+	if off < 0 || end < off || end > h.f.length {
+		return nil, fmt.Errorf("cache: %w: view [%d, %d) of a %d-byte block", fs.ErrInvalid, off, end, h.f.length)
+	}
+	if err := h.f.wait(ctx, end); err != nil {
+		return nil, err
+	}
+	if !h.forPeer {
+		h.b.served(h.f, off, end)
+	}
+	return h.f.data[off:end:end], nil
+}
+
 // Demand returns another handle on the same load, for a reader that needs
 // its bytes: the load then runs to its end even if every other handle is
 // released. The caller must Release it too. It must be called while h is

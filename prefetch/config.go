@@ -21,8 +21,9 @@ type Config struct {
 	// means 256 MiB.
 	MaxWindow int64
 	// Concurrency caps the blocks one file fetches at once. A file starts
-	// at 8 (or the cap, if lower) and adds loads while that raises its
-	// measured throughput (see the package doc). Zero means 32.
+	// at 8 (or the cap, if lower), adds loads while that raises its
+	// measured throughput and sheds them while that loses none (see the
+	// package doc). Zero means 32.
 	Concurrency int
 	// MaxLoads caps the readahead loads in flight over all files, so that
 	// many streams at once do not open more connections than the store

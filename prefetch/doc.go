@@ -37,15 +37,23 @@
 // # Concurrency that seeks throughput
 //
 // A file starts with 8 loads in flight (Config.Concurrency caps it). It
-// measures the rate its reader is served from whole-block loads over
-// samples of at least 200 ms and a round of loads. If the reader had to
-// wait for loads in a sample, the file adds half as many loads again; if the
-// next sample's rate did not rise by a twentieth, the raise did not pay (the
-// link's total, the store or the CPUs are the limit) and is undone, and
-// the file does not probe again for three samples. On a store whose
-// connections are slow each (a few MB/s, as across regions), a file so
-// finds the width of the link by itself; where 8 connections fill it, it
-// stays at 8. Config.MaxLoads and the budget bound all files together.
+// measures the rate its reader is served over samples of at least 300 ms
+// and a round of loads, and probes one sample at a time:
+//
+//   - if its reader had to wait for loads, it adds half as many loads
+//     again, and keeps them if the rate rose by a twentieth;
+//   - a raise that did not pay (the link's total, the store or the CPUs
+//     are the limit) is undone and a quarter of the loads shed at once,
+//     and again each sample while the rate stays within a twentieth of
+//     the rate before the raise; a shed that loses more is undone.
+//
+// After a shed that failed, probing pauses for three samples, doubled
+// after each such failure up to 24. On a store whose connections are slow
+// each (a few MB/s, as across regions), a file so finds the width of the
+// link by itself; on a link a few connections fill, it keeps no more
+// loads in flight than fill it, since each holds a block's buffer and a
+// load in flight when the reader jumps elsewhere is fetched for nothing.
+// Config.MaxLoads and the budget bound all files together.
 //
 // # Loads nobody wants are cancelled
 //

@@ -30,7 +30,11 @@ import (
 // A read longer than two blocks lets go of each block once it has copied
 // it to the block's end, and tops up the loads ahead of it, so that one
 // huge ReadAt streams through the budget instead of holding all of it.
-func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
+//
+// With w set, the bytes go to w instead, block by block, in order: those
+// of a held block straight from the cache's buffer, the others through p.
+// The count returned is then of bytes written.
+func (r *Reader) readSequential(p []byte, off int64, si int, w io.Writer) (int64, error) {
 	big := int64(len(p)) > 2*r.bs
 	waited := false
 	var done int64
@@ -54,11 +58,17 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 			if err := r.readOnly(dst, pos); err != nil {
 				return done, err
 			}
+			if err := emit(w, dst); err != nil {
+				return done, err
+			}
 			done += n
 			continue
 		}
 		if a == nil && r.p.blocks.Cached(r.obj, idx) {
 			if _, err := r.p.blocks.ReadAt(r.ctx, r.obj, dst, pos, cache.ReadOptions{}); err != nil && err != io.EOF {
+				return done, err
+			}
+			if err := emit(w, dst); err != nil {
 				return done, err
 			}
 			done += n
@@ -68,6 +78,9 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 			// A straggler behind the blocks the stream keeps: its block
 			// was fetched and let go; fetch only the bytes asked.
 			if err := r.readOnly(dst, pos); err != nil {
+				return done, err
+			}
+			if err := emit(w, dst); err != nil {
 				return done, err
 			}
 			done += n
@@ -84,6 +97,9 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 				if err := r.readOnly(dst, pos); err != nil {
 					return done, err
 				}
+				if err := emit(w, dst); err != nil {
+					return done, err
+				}
 				done += n
 				continue
 			}
@@ -92,7 +108,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 			}
 		}
 		wasReady := h.Ready(boff + n)
-		err := r.copyHeld(h, dst, boff, si, pos, &waited)
+		err := r.copyHeld(h, dst, boff, si, pos, &waited, w)
 		h.Release()
 		if err == nil {
 			r.mu.Lock()
@@ -127,9 +143,10 @@ func (r *Reader) readSequential(p []byte, off int64, si int) (int64, error) {
 }
 
 // copyHeld copies dst's bytes of a held block from h, starting boff into
-// the block, waiting for them. The first time a read of the stream has to
-// wait (waited), it widens the window.
-func (r *Reader) copyHeld(h *cache.Handle, dst []byte, boff int64, si int, pos int64, waited *bool) error {
+// the block, waiting for them; with w set, it writes them to w from the
+// cache's buffer instead (dst only gives their count). The first time a
+// read of the stream has to wait (waited), it widens the window.
+func (r *Reader) copyHeld(h *cache.Handle, dst []byte, boff int64, si int, pos int64, waited *bool, w io.Writer) error {
 	end := boff + int64(len(dst))
 	if !h.Ready(end) && !*waited {
 		// The reader caught up with the load: widen the window now.
@@ -139,8 +156,38 @@ func (r *Reader) copyHeld(h *cache.Handle, dst []byte, boff int64, si int, pos i
 	if err := r.waitWidening(h, end, si, pos); err != nil {
 		return err
 	}
-	_, err := h.ReadAt(r.ctx, dst, boff)
-	return err
+	if w == nil {
+		_, err := h.ReadAt(r.ctx, dst, boff)
+		return err
+	}
+	b, err := h.View(r.ctx, boff, end)
+	if err != nil {
+		return err
+	}
+	return emit(w, b)
+}
+
+// A WriteError is a failed write to the Writer of Reader.CopyTo, as
+// opposed to a failed read. Err is the Writer's error.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// emit writes b to w, if w is set; a short write is io.ErrShortWrite. A
+// failure is a *WriteError.
+func emit(w io.Writer, b []byte) error {
+	if w == nil {
+		return nil
+	}
+	n, err := w.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return &WriteError{err}
+	}
+	return nil
 }
 
 // readOnly fetches only the bytes of dst (a sparse read of the cache).

@@ -69,7 +69,34 @@ func (r *Reader) SetHead(n int64) {
 }
 
 // ReadAt reads len(p) bytes at off with the io.ReaderAt contract.
-func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) { return r.read(p, off, nil) }
+
+// CopyTo reads len(buf) bytes at off as ReadAt does and writes them to w,
+// in order, returning the count written. The bytes of blocks the Reader
+// holds are written from the cache's own buffer, with no copy into buf
+// (io.Copy of a cold stream then copies each byte once, from the socket
+// into the cache); buf carries the others. Like ReadAt, it returns
+// io.EOF when the object ends before len(buf) bytes; a failed write is a
+// *WriteError holding the Writer's error.
+func (r *Reader) CopyTo(w io.Writer, buf []byte, off int64) (int, error) {
+	cw := &countingWriter{w: w}
+	_, err := r.read(buf, off, cw)
+	return int(cw.n), err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (r *Reader) read(p []byte, off int64, w io.Writer) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("prefetch: %w: negative offset %d", fs.ErrInvalid, off)
 	}
@@ -116,15 +143,16 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		if random {
 			r.p.stats.randomReads.Add(1)
 		}
+		err = emitRead(w, p[:n], err)
 	} else if youngAhead > 0 {
-		n, err = r.readYoung(p[:want], off, youngAhead)
+		n, err = r.readYoung(p[:want], off, youngAhead, w)
 	} else {
 		if ahead && !quiet && !straggler {
 			// Fetch the blocks of this read and the window after it in
 			// parallel before waiting for the first.
 			r.schedule(si, off)
 		}
-		n, err = r.readSequential(p[:want], off, si)
+		n, err = r.readSequential(p[:want], off, si, w)
 	}
 	if err == nil && ahead && !quiet && youngAhead == 0 {
 		r.mu.Lock()
@@ -152,12 +180,12 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 // sparse read that, on a miss, fetches the window's bytes past the read
 // with it, so the stream's next reads find their bytes cached. A block
 // held, cached or loading serves the read as usual.
-func (r *Reader) readYoung(p []byte, off, window int64) (int64, error) {
+func (r *Reader) readYoung(p []byte, off, window int64, w io.Writer) (int64, error) {
 	r.mu.Lock()
 	held := r.held[off/r.bs] != nil
 	r.mu.Unlock()
 	if held {
-		return r.readSequential(p, off, -1)
+		return r.readSequential(p, off, -1, w)
 	}
 	n, err := r.p.blocks.ReadAt(r.ctx, r.obj, p, off, cache.ReadOptions{Sparse: true, Ahead: window})
 	if err == io.EOF {
@@ -169,7 +197,16 @@ func (r *Reader) readYoung(p []byte, off, window int64) (int64, error) {
 	if err == nil {
 		r.p.stats.youngReads.Add(1)
 	}
-	return int64(n), err
+	return int64(n), emitRead(w, p[:n], err)
+}
+
+// emitRead writes the bytes a read got to w, if set and the read
+// succeeded, and returns the read's error or the write's.
+func emitRead(w io.Writer, got []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	return emit(w, got)
 }
 
 // Held returns how many blocks the Reader holds (loading or loaded).

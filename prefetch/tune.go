@@ -3,31 +3,47 @@ package prefetch
 import "time"
 
 // Throughput-seeking concurrency. A file starts with startConcurrency
-// loads in flight (at most Config.Concurrency). While its reader has to
-// wait for loads, it adds connections: after each sample (tuneEvery and at
-// least a round of loads read), if the reader waited it raises the count;
-// if the next sample's rate did not rise by a twentieth, the
-// raise did not pay (the link, the store or the CPUs are the limit, not
-// the loads in flight) and is undone, and probing pauses for tuneHold
-// samples. A raise adds half the count: a link whose connections give
-// little each needs many more of them, found in a few samples, and a
-// raise past a link's width costs little memory. The first sample, which
-// holds the stream's start, only sets the rate to beat. So a
-// file finds the width of a link whose connections are slow
-// each (cross-region S3 and OSS give a few MB/s a connection), and stays
-// where more connections buy nothing. Config.Concurrency caps it, and
+// loads in flight (at most Config.Concurrency) and probes, one sample at a
+// time, whether a different count serves its reader faster:
+//
+//   - Up: while its reader has to wait for loads, it adds half the count.
+//     If the next sample's rate did not rise by a twentieth (tuneGain), the
+//     raise did not pay (the link's total, the store or the CPUs are the
+//     limit, not the loads in flight) and is undone.
+//   - Down: when a raise did not pay, it is undone and a quarter of the
+//     count shed at once, and again each sample while the rate stays
+//     within a twentieth of the rate measured before the raise (that rate
+//     stays the one to keep, so small losses cannot add up). A step that
+//     loses more is undone, and probing pauses for tuneHold samples,
+//     doubled after each such failure up to maxHold and back to tuneHold
+//     when a probe is kept, so a file that has found its width seldom
+//     probes it.
+//
+// The first sample, which holds the stream's start, only sets the rate
+// to beat.
+//
+// So a file finds the width of a link whose connections are slow each
+// (cross-region S3 and OSS give a few MB/s a connection), and on a link a
+// few connections fill it keeps no more loads in flight than fill it:
+// each load holds a block's buffer, and a load in flight when the reader
+// jumps elsewhere is fetched for nothing. Config.Concurrency caps it;
 // Config.MaxLoads and the budget bound all files together.
 
 const (
 	// startConcurrency is the loads a file starts with.
 	startConcurrency = 8
+	// minConcurrency is the fewest loads a file sheds down to: one for
+	// the block being read and one behind it.
+	minConcurrency = 2
 	// tuneEvery is the shortest sample: about fifteen round trips to S3.
 	tuneEvery = 300 * time.Millisecond
-	// tuneGain is the rise in rate a raise must bring to be kept.
+	// tuneGain is the rise in rate a raise must bring to be kept, and the
+	// loss a shed may not pass.
 	tuneGain = 1.05
-	// tuneHold is how many samples probing pauses after a raise that did
-	// not pay.
+	// tuneHold and maxHold are how many samples probing in a direction
+	// pauses after a probe that failed, the first time and at most.
 	tuneHold = 3
+	maxHold  = 24
 )
 
 // tuner is a file's concurrency control. Its fields are guarded by
@@ -39,14 +55,16 @@ type tuner struct {
 	from     int64     // the cache's received bytes at start
 	read     int64     // bytes this file read from held blocks since start
 	waited   bool      // a read waited for a load since start
-	lastRate float64   // the previous sample's rate, bytes/s
-	raised   int       // the raise made after the previous sample (0: none)
+	lastRate float64   // the rate to beat (up) or to keep (down), bytes/s
+	probe    int       // loads added (> 0) or shed (< 0) after the last sample, on trial
+	down     bool      // the next probe sheds: the last raise did not pay
 	samples  int       // samples ended so far
-	hold     int       // samples left before probing again
+	hold     int       // samples left before the next probe
+	pause    int       // the hold after the next failed shed: doubles with each failure, back to tuneHold when a probe is kept
 }
 
 func newTuner(max int, now time.Time, received int64) tuner {
-	return tuner{conc: min(startConcurrency, max), max: max, start: now, from: received}
+	return tuner{conc: min(startConcurrency, max), max: max, start: now, from: received, pause: tuneHold}
 }
 
 // note records n bytes read from held blocks, and whether the read
@@ -67,27 +85,50 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 	}
 	rate := float64(received-t.from) / elapsed.Seconds()
 	t.samples++
+	floor := min(minConcurrency, t.max)
 	switch {
 	case t.samples == 1:
 		// The first sample has the stream's start in it (its first
 		// round trips, a window still growing): a rate to beat, not a
-		// reason to raise.
+		// reason to probe.
 		t.lastRate = rate
-	case t.raised > 0 && rate < t.lastRate*tuneGain:
-		// The last raise bought nothing: undo it; the rate to beat stays
-		// the one measured before it.
-		t.conc -= t.raised
-		t.raised, t.hold = 0, tuneHold
+		t.hold = 1
+	case t.probe > 0 && rate < t.lastRate*tuneGain:
+		// The raise bought nothing: undo it and shed at once; the rate
+		// to keep stays the one measured before the raise.
+		t.conc -= t.probe
+		t.down = true
+	case t.probe > 0:
+		t.lastRate, t.pause, t.down = rate, tuneHold, false
+	case t.probe < 0 && rate*tuneGain < t.lastRate:
+		// Shedding lost throughput: undo the step; probe up after a
+		// pause.
+		t.conc -= t.probe
+		t.down = false
+		t.hold, t.pause = t.pause, min(2*t.pause, maxHold)
+	case t.probe < 0:
+		// Kept; lastRate stays the rate before shedding began.
+		t.pause = tuneHold
+	default:
+		t.lastRate = rate
+	}
+	t.probe = 0
+	switch {
 	case t.hold > 0:
 		t.hold--
-		t.raised, t.lastRate = 0, rate
+	case t.down && t.conc > floor:
+		step := min(max(1, t.conc/4), t.conc-floor)
+		t.conc -= step
+		t.probe = -step
+	case t.down:
+		// At the floor: nothing to shed; probe up after a pause.
+		t.down = false
+		t.hold, t.pause = t.pause, min(2*t.pause, maxHold)
 	case t.waited && t.conc < t.max:
 		step := min(max(1, t.conc/2), t.max-t.conc)
 		t.conc += step
-		t.raised, t.lastRate = step, rate
+		t.probe = step
 		raised = true
-	default:
-		t.raised, t.lastRate = 0, rate
 	}
 	t.start, t.from, t.read, t.waited = now, received, 0, false
 	return raised

@@ -48,22 +48,71 @@ func TestTuner(t *testing.T) {
 		t.Errorf("conc settled at %d, under the link's width (20): %v", last, seen)
 	}
 	// A link that 8 connections fill: the raise to 12 buys nothing and is
-	// undone; probing resumes after tuneHold samples, and is undone again.
+	// undone; the shed that follows loses throughput and is undone too.
 	rate = func(conc int) float64 { return float64(min(conc, 8) * 8 << 20) }
 	tu = newTuner(32, now, received)
 	seen = seen[:0]
-	for range 12 {
+	for range 40 {
 		step()
 		seen = append(seen, tu.conc)
 	}
 	t.Logf("on a link 8 fill: %v", seen)
-	if seen[0] != 8 || seen[1] != 12 || seen[2] != 8 {
-		t.Errorf("on a link 8 connections fill: %v; want the first sample to set the rate, then a raise to 12 undone", seen)
+	if seen[0] != 8 || seen[1] != 12 || seen[2] != 6 || seen[3] != 8 {
+		t.Errorf("on a link 8 connections fill: %v; want the first sample to set the rate, then a raise to 12 undone with a shed to 6, undone", seen)
 	}
+	probes := 0
 	for i, c := range seen {
-		if i > 0 && c > 8 && seen[i-1] > 8 {
-			t.Errorf("a raise kept for two samples on a link 8 fill: %v", seen)
+		if i > 0 && c != 8 && seen[i-1] == c {
+			t.Errorf("a probe kept for two samples on a link 8 fill: %v", seen)
 		}
+		if c != 8 {
+			probes++
+		}
+	}
+	if probes > 10 {
+		t.Errorf("%d probes in 40 samples on a link 8 fill: failed probes should pause probing longer each time: %v", probes, seen)
+	}
+	// A link that 4 connections fill: the file sheds down to 4 and stays
+	// there but for rare probes, never under 3 and never settling above.
+	rate = func(conc int) float64 { return float64(min(conc, 4) * 8 << 20) }
+	tu = newTuner(32, now, received)
+	seen = seen[:0]
+	for range 60 {
+		step()
+		seen = append(seen, tu.conc)
+	}
+	t.Logf("on a link 4 fill: %v", seen)
+	at4 := 0
+	for _, c := range seen[20:] {
+		if c < 3 {
+			t.Fatalf("shed under the link's width: %v", seen)
+		}
+		if c == 4 {
+			at4++
+		}
+	}
+	if at4 < 30 {
+		t.Errorf("at the link's width (4) for %d of the last 40 samples: %v", at4, seen)
+	}
+	// A noisy link 6 connections fill (±3% from sample to sample): losses
+	// within the noise do not add up to shedding under its width.
+	noise := []float64{1.03, 0.97, 1.01, 0.98, 1.02, 0.99, 0.97, 1.03}
+	k := 0
+	rate = func(conc int) float64 { k++; return float64(min(conc, 6)*8<<20) * noise[k%len(noise)] }
+	tu = newTuner(32, now, received)
+	seen = seen[:0]
+	for range 60 {
+		step()
+		seen = append(seen, tu.conc)
+	}
+	t.Logf("on a noisy link 6 fill: %v", seen)
+	for _, c := range seen[20:] {
+		if c < 5 {
+			t.Fatalf("shed under the link's width on noise: %v", seen)
+		}
+	}
+	if last := seen[len(seen)-1]; last > 8 {
+		t.Errorf("settled at %d on a link 6 fill: %v", last, seen)
 	}
 	// A reader that never waits is never given more.
 	tu = newTuner(32, now, received)
