@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -601,5 +602,137 @@ func TestPeersOwnerKilled(t *testing.T) {
 	t.Logf("the killed member owned %d of %d blocks; %d origin GETs; readers done in %v; fallbacks %+v", owned, nb, gets, time.Since(start), fb)
 	if gets > nb+int64(owned) {
 		t.Errorf("%d origin GETs for %d blocks, %d of them owned by the killed member; want ≤ %d", gets, nb, owned, nb+int64(owned))
+	}
+}
+
+// hangStore's range reads send the first part bytes of the range and
+// then hang until the read is given up (part 0: nothing, as an origin
+// that never answers).
+type hangStore struct {
+	objstore.Store
+	part float64
+}
+
+func (h hangStore) NewRangeReader(ctx context.Context, key string, off, length int64, opts objstore.ReadOptions) (*objstore.Reader, error) {
+	if h.part == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	r, err := h.Store.NewRangeReader(ctx, key, off, length, opts)
+	if err != nil {
+		return nil, err
+	}
+	open := func(context.Context, int64, int64, objstore.Version) (io.ReadCloser, objstore.Object, error) {
+		return &hangBody{r: r, left: int64(h.part * float64(r.Remaining())), ctx: ctx}, r.Object(), nil
+	}
+	return objstore.NewReader(ctx, key, off, length, opts, objstore.RetryPolicy{MaxResumes: -1, StallTimeout: -1}, open)
+}
+
+type hangBody struct {
+	r    io.ReadCloser
+	left int64
+	ctx  context.Context
+}
+
+func (b *hangBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		<-b.ctx.Done()
+		return 0, b.ctx.Err()
+	}
+	n, err := b.r.Read(p[:min(int64(len(p)), b.left)])
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *hangBody) Close() error { return b.r.Close() }
+
+// TestPeersOwnerHangs: a member sends its response headers (and, in one
+// case, half of each block) and then hangs, while three members read the
+// object through the ring at once. Every reader gets exact bytes; a
+// fetch gives up on the hung owner once per block at most and goes on
+// from its last verified byte; the origin sends at most one extra GET per
+// block the hung member owns; and once every member is closed no
+// goroutine is left.
+func TestPeersOwnerHangs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		part float64
+	}{{"after headers", 0}, {"mid-block", 0.5}} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := runtime.NumGoroutine()
+			s := memstore.New()
+			data := putRandom(t, s, "model.bin", 24*prBlock)
+			const stall = 2 * time.Second
+			var fleet []*tierfs.FS
+			func() {
+				hung := hangStore{Store: s, part: tc.part}
+				fleet = startFleet(t, s, 4, func(i int, c *peer.Config) { c.StallTimeout = stall }, hung)
+				waitViews(t, fleet, 4)
+				defer func() {
+					for _, f := range fleet {
+						f.Close()
+					}
+				}()
+				obj, err := s.Stat(t.Context(), "model.bin")
+				if err != nil {
+					t.Fatal(err)
+				}
+				nb := cache.NumBlocks(obj.Size, prBlock)
+				v := fleet[1].Peer().View()
+				var affected int64
+				for i := range nb {
+					p, _ := v.BlockOwners(cache.Key(prStore, obj, prBlock, -1), nb, i, func(i int64) string { return cache.Key(prStore, obj, prBlock, i) })
+					if v.Nodes[p].Name == fleet[0].Peer().Name() {
+						affected++
+					}
+				}
+				s.ResetStats()
+				start := time.Now()
+				var wg sync.WaitGroup
+				for _, fsys := range fleet[1:] {
+					wg.Go(func() {
+						got, err := fs.ReadFile(fsys, "model.bin")
+						if err != nil {
+							t.Error(err)
+						} else if !bytes.Equal(got, data) {
+							t.Errorf("%s read wrong bytes", fsys.Peer().Name())
+						}
+					})
+				}
+				wg.Wait()
+				took := time.Since(start)
+				gets := s.Stats("model.bin").Gets
+				var fb peer.Fallbacks
+				for _, f := range fleet[1:] {
+					x := f.Stats().Peers.Fallbacks
+					fb.Error += x.Error
+					fb.Stall += x.Stall
+					fb.Busy += x.Busy
+					fb.Penalized += x.Penalized
+				}
+				t.Logf("the hung member owned %d of %d blocks; %d origin GETs; readers done in %v (stall timeout %v); fallbacks %+v",
+					affected, nb, gets, took, stall, fb)
+				if affected == 0 {
+					t.Fatal("the hung member owns no block")
+				}
+				if fb.Stall == 0 {
+					t.Error("no fetch gave up on the hung owner")
+				}
+				if fb.Stall > 3*affected {
+					t.Errorf("%d fetches stalled; want at most one per reader and block of the hung member (%d)", fb.Stall, 3*affected)
+				}
+				if limit := nb + affected; gets > limit {
+					t.Errorf("%d origin GETs for %d blocks, %d of them owned by the hung member; want ≤ %d", gets, nb, affected, limit)
+				}
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > base {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines after Close; %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+			}
+		})
 	}
 }

@@ -22,13 +22,16 @@ var (
 	errBusy    = errors.New("peer: owner busy or its load waits on a peer")
 	errTimeout = errors.New("peer: fetch timed out")
 	errClosed  = errors.New("peer: member closed")
+	errGaveUp  = errors.New("peer: a member asking for the block as its secondary gave up on the owner")
 )
 
 // Fetch implements cache.Peers: it asks the block's primary owner, then
 // its secondary, for the bytes of dst from `from` on, verifying every
 // frame before announcing it with progress. It answers an error wrapping
 // cache.ErrNoPeer when this member owns the block, no other member is
-// live, or every owner is in the penalty box; otherwise an error means
+// live, every owner is in the penalty box, or this member is the
+// block's secondary and the primary failed (the ring asks it next, so
+// the cache keeps the block); otherwise an error means
 // the cache goes on from the origin at the returned offset. A peer that
 // fails, stalls for Config.StallTimeout or sends a frame that does not
 // verify is put in the penalty box. A load that goes on to the origin
@@ -49,8 +52,10 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 	var ident []byte
 	asked, passed := false, false // passed: an owner other than this member was skipped or failed
 	var errs []error
+	next := false // this member is the owner next after one passed
 	for _, i := range [...]int{p, s} {
 		if i < 0 || v.Nodes[i].Name == m.cfg.Name {
+			next = i >= 0 && passed
 			break // this member owns it (next): it loads from the origin
 		}
 		node := v.Nodes[i]
@@ -64,7 +69,11 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 		}
 		asked = true
 		m.stats.fetches.Add(1)
-		n, err := m.fetchFrom(ctx, node, ref, ident, dst, from, progress)
+		path := blockPath
+		if i == s && passed && i != p {
+			path = secondPath
+		}
+		n, err := m.fetchFrom(ctx, node, path, ref, ident, dst, from, progress)
 		from = n
 		if err == nil {
 			m.penalty.clear(node.Name)
@@ -94,6 +103,11 @@ func (m *Member) Fetch(ctx context.Context, ref cache.BlockRef, dst []byte, from
 	if !asked {
 		return from, fmt.Errorf("peer: no live owner to ask: %w", cache.ErrNoPeer)
 	}
+	if next {
+		// The ring asks this member next for the block: the cache keeps
+		// it, as for a block it owns.
+		return from, fmt.Errorf("peer: this member owns the block next: %w: %w", cache.ErrNoPeer, errors.Join(errs...))
+	}
 	return from, errors.Join(errs...)
 }
 
@@ -122,25 +136,26 @@ var _ cache.Owner = (*Member)(nil)
 
 // fetchFrom asks one peer for dst[from:] and returns the offset up to
 // which dst holds verified bytes.
-func (m *Member) fetchFrom(ctx context.Context, node Node, ref cache.BlockRef, ident, dst []byte, from int64, progress func(int64)) (int64, error) {
+func (m *Member) fetchFrom(ctx context.Context, node Node, path string, ref cache.BlockRef, ident, dst []byte, from int64, progress func(int64)) (int64, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, m.cfg.FetchTimeout, errTimeout)
 	defer cancel()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	defer context.AfterFunc(m.ctx, func() { stop(errClosed) })()
+	defer m.track(ref.Key, stop)()
 	stall := time.AfterFunc(m.cfg.StallTimeout, func() { stop(errStall) })
 	defer stall.Stop()
 
 	var nonce [nonceLen]byte
 	rand.Read(nonce[:])
 	ts := m.cfg.Now().UnixNano()
-	sig := signRequest(m.keys.request, http.MethodGet, blockPath, ident, from, ts, nonce[:])
+	sig := signRequest(m.keys.request, http.MethodGet, path, ident, from, ts, nonce[:])
 	q := url.Values{
 		qStore: {ref.StoreID}, qKey: {ref.Object.Key}, qETag: {ref.Object.Version.ETag}, qVersionID: {ref.Object.Version.ID},
 		qSize: {strconv.FormatInt(ref.Object.Size, 10)}, qBlockSize: {strconv.FormatInt(ref.BlockSize, 10)},
 		qIndex: {strconv.FormatInt(ref.Index, 10)}, qFrom: {strconv.FormatInt(from, 10)},
 	}
-	u := url.URL{Scheme: m.scheme, Host: node.DataAddr, Path: blockPath, RawQuery: q.Encode()}
+	u := url.URL{Scheme: m.scheme, Host: node.DataAddr, Path: path, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return from, err
@@ -191,6 +206,8 @@ func cause(err error) int {
 		return causeStall
 	case errors.Is(err, errBusy):
 		return causeBusy
+	case errors.Is(err, errGaveUp):
+		return causeGaveUp
 	}
 	return causeError
 }

@@ -84,6 +84,18 @@
 // in a row. Failure detection therefore does not wait for memberlist,
 // which can take 5–60 s to declare a member dead.
 //
+// When an owner hangs, the members reading its blocks stall on it at
+// about the same time and turn to each block's secondary, which is
+// usually waiting on the same owner for the same block. A member asks a
+// secondary on a path that says it gave up on the primary; the secondary
+// then gives up on its own fetch at once and loads the block from the
+// origin, and the asker joins that load (instead of being refused and
+// going to the origin too). A member that is itself the secondary of a
+// block whose primary failed answers the cache cache.ErrNoPeer along
+// with the failure, so the cache keeps the block for the ring that now
+// asks it. Each affected block thus costs one origin GET more than the
+// owner's own, at most.
+//
 // The penalty box spares a dead owner the requests, not the origin the
 // loads: every block it owned that a member's readers want would go to
 // the origin from that member at once. Such origin fallbacks are capped

@@ -77,6 +77,7 @@ type Member struct {
 	nonces    *nonces
 	penalty   penaltyBox
 	fallbacks fallbacks
+	inflight  inflight
 	stats     counters
 }
 

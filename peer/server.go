@@ -44,7 +44,8 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 	m.handlers.Add(1)
 	m.hmu.Unlock()
 	defer m.handlers.Done()
-	if r.Method != http.MethodGet || r.URL.Path != blockPath {
+	second := r.URL.Path == secondPath
+	if r.Method != http.MethodGet || r.URL.Path != blockPath && !second {
 		m.stats.rejected.Add(1)
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -107,7 +108,7 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 		return
 	}
 	ctx := r.Context()
-	h, err := m.loadLocal(ctx, l, obj, idx)
+	h, err := m.loadLocal(ctx, l, obj, idx, second)
 	if errors.Is(err, cache.ErrPeerWait) {
 		m.stats.refused.Add(1)
 		w.WriteHeader(http.StatusConflict)
@@ -164,7 +165,11 @@ func (m *Member) reject(w http.ResponseWriter) {
 // refused, or the asker would go to the secondary and the origin would
 // send the block twice. A block owned by another member in this view
 // is refused at once: this member's load may truly be waiting on a peer.
-func (m *Member) loadLocal(ctx context.Context, l Loader, obj objstore.Object, idx int64) (*cache.Handle, error) {
+// Unless the asker asks as the block's secondary (second), having given
+// up on the owner: then this member gives up on its own fetch of the
+// block from a peer, which goes on from the origin, and joins that load
+// (see inflight.go).
+func (m *Member) loadLocal(ctx context.Context, l Loader, obj objstore.Object, idx int64, second bool) (*cache.Handle, error) {
 	wait := time.Millisecond
 	for {
 		h, err := l.Load(ctx, obj, idx, cache.LoadOptions{Local: true})
@@ -173,7 +178,16 @@ func (m *Member) loadLocal(ctx context.Context, l Loader, obj objstore.Object, i
 		}
 		v := m.View()
 		if p, _ := m.owners(v, obj, idx); p < 0 || v.Nodes[p].Name != m.cfg.Name {
-			return h, err
+			if !second {
+				return h, err
+			}
+			if done := m.giveUp(cache.Key(m.cfg.StoreID, obj, m.cfg.BlockSize, idx)); done != nil {
+				select {
+				case <-done:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -55,7 +55,10 @@ func refIdentity(ref cache.BlockRef) []byte {
 
 // The data plane's path and headers.
 const (
-	blockPath   = "/tierfs/v1/block"
+	blockPath = "/tierfs/v1/block"
+	// secondPath asks for a block as its secondary owner, the primary
+	// having failed or been skipped (see Member.loadLocal).
+	secondPath  = blockPath + "/secondary"
 	hdrTime     = "Tierfs-Time"
 	hdrNonce    = "Tierfs-Nonce"
 	hdrSig      = "Tierfs-Signature"

@@ -8,6 +8,7 @@ const (
 	causeCorrupt
 	causeBusy
 	causePenalized
+	causeGaveUp
 	numCauses
 )
 
@@ -52,6 +53,9 @@ type Fallbacks struct {
 	Corrupt   int64 // a frame failed its CRC32C or its tag
 	Busy      int64 // the owner refused (409, 503) or its origin failed (502)
 	Penalized int64 // the owner was skipped: it is in the penalty box
+	// GaveUp: a member asked this one for the block as its secondary,
+	// having given up on the owner, and this one gave up on it too.
+	GaveUp int64
 }
 
 // Stats returns the member's counters.
@@ -65,7 +69,7 @@ func (m *Member) Stats() Stats {
 		Fallbacks: Fallbacks{
 			Error: c.fallbacks[causeError].Load(), Stall: c.fallbacks[causeStall].Load(),
 			Corrupt: c.fallbacks[causeCorrupt].Load(), Busy: c.fallbacks[causeBusy].Load(),
-			Penalized: c.fallbacks[causePenalized].Load(),
+			Penalized: c.fallbacks[causePenalized].Load(), GaveUp: c.fallbacks[causeGaveUp].Load(),
 		},
 		OriginFallbacks: c.originFallbacks.Load(), FallbackWaits: c.fallbackWaits.Load(),
 		Rejected: c.rejected.Load(), Refused: c.refused.Load(), Penalized: c.penalized.Load(),
