@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/url"
+	"strings"
 	"testing"
 
+	"github.com/tierfs/tierfs"
 	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/objstore/storetest"
@@ -101,5 +104,36 @@ func TestVersionlessStore(t *testing.T) {
 	var pe *fs.PathError
 	if _, err := fsys.Open("dir/a.bin"); !errors.As(err, &pe) {
 		t.Errorf("Open: %v is no *fs.PathError", err)
+	}
+}
+
+// TestOpenURLSecrets: a secret put in a store URL's query, by mistake or
+// inside the endpoint, never shows in Open's error (issue 11, finding 4).
+func TestOpenURLSecrets(t *testing.T) {
+	const secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+	for _, u := range []string{
+		"s3://bucket/p?aws_secret_access_key=" + secret,
+		"s3://bucket/p?password=" + secret,
+		"oss://bucket/p?region=cn-hangzhou&token=" + secret,
+		"s3://bucket/p?endpoint=" + url.QueryEscape("https://h.example/?X-Amz-Signature="+secret) + "&nope=1",
+		"oss://bucket/p?endpoint=" + url.QueryEscape("https://h.example/?X-Amz-Signature="+secret) + "&nope=1",
+		"s3://bucket/p?region=" + secret + "&region=x",
+		"s3://bucket/p?path_style=" + secret,
+		"mem://x?key=" + secret,
+		"file:///tmp/x?key=" + secret,
+		"nosuch://bucket?key=" + secret,
+	} {
+		fsys, err := tierfs.Open(t.Context(), u)
+		if err == nil {
+			fsys.Close()
+			t.Errorf("Open(%.40s…) succeeded", u)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("Open: error %q holds the secret", err)
+		}
+		if !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Open(%.40s…): %v, want fs.ErrInvalid", u, err)
+		}
 	}
 }

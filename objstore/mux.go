@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Opener opens a Store from a parsed URL. Backends provide one per scheme.
@@ -103,23 +106,64 @@ func ParseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// Redact returns u as text with any user information removed, its own and
-// that of URLs given as query values (endpoint=http://user:pass@host): a
-// query value holding an "@" is replaced whole.
-func Redact(u *url.URL) string {
+// Redact returns u as text fit for errors and logs: no user
+// information, no fragment, and no query value that could hold a secret.
+// Only the values of parameters known to hold none are kept (region,
+// path_style and the timeouts); an endpoint keeps its scheme, host and
+// path, without user information or query (a presigned URL's
+// X-Amz-Signature); every other value, known or not (a misplaced
+// aws_secret_access_key=, token= or password=), reads REDACTED.
+func Redact(u *url.URL) string { return RedactURL(u).String() }
+
+// RedactURL is [Redact] returning a copy of u. It keeps every parameter
+// name, each as often, so a redacted URL can still be checked for unknown
+// or repeated parameters.
+func RedactURL(u *url.URL) *url.URL {
 	c := *u
 	c.User = nil
-	if strings.Contains(c.RawQuery, "@") || strings.Contains(c.RawQuery, "%40") {
-		pairs := strings.Split(c.RawQuery, "&")
-		for i, p := range pairs {
-			k, v, _ := strings.Cut(p, "=")
-			if uv, err := url.QueryUnescape(v); err != nil || strings.Contains(uv, "@") {
-				pairs[i] = k + "=REDACTED"
-			}
-		}
-		c.RawQuery = strings.Join(pairs, "&")
+	c.Fragment, c.RawFragment = "", ""
+	if c.RawQuery == "" {
+		return &c
 	}
-	return c.String()
+	// Pairs that do not parse are left out, as url.URL.Query leaves them.
+	q, _ := url.ParseQuery(c.RawQuery)
+	for k, vs := range q {
+		for i, v := range vs {
+			vs[i] = redactValue(k, v)
+		}
+	}
+	c.RawQuery = q.Encode()
+	return &c
+}
+
+// safeParams are the query parameters whose values hold no secret.
+var safeParams = map[string]func(string) bool{
+	"region":         regexp.MustCompile(`^[a-z0-9-]{1,64}$`).MatchString,
+	"path_style":     func(v string) bool { _, err := strconv.ParseBool(v); return err == nil },
+	"header_timeout": func(v string) bool { _, err := time.ParseDuration(v); return err == nil },
+}
+
+const redacted = "REDACTED"
+
+func redactValue(k, v string) string {
+	switch {
+	case safeParams[k] != nil:
+		// Only a value of the right form: a secret pasted in the wrong
+		// place is hidden there too.
+		if !safeParams[k](v) {
+			return redacted
+		}
+		return v
+	case k == "endpoint":
+		e, err := url.Parse(v)
+		if err != nil || e.Opaque != "" {
+			return redacted
+		}
+		e.User, e.RawQuery, e.ForceQuery = nil, "", false
+		e.Fragment, e.RawFragment = "", ""
+		return e.String()
+	}
+	return redacted
 }
 
 // RootPrefix turns the path of a store URL into a key prefix: "" or a

@@ -26,15 +26,27 @@ type RetryPolicy struct {
 	BaseDelay time.Duration
 	// MaxDelay caps one backoff. Zero means 2s.
 	MaxDelay time.Duration
-	// StallTimeout ends a body read that receives no byte for this long;
-	// the range is then resumed like a cut body. Zero means 30s; negative
-	// means no limit.
+	// StallTimeout ends a body that, over this much time spent waiting on
+	// it, brings fewer than MinRate×StallTimeout bytes (with the default
+	// MinRate, at least one byte); the range is then resumed like a cut
+	// body. Only time spent in Read counts: a caller that reads slowly is
+	// not a stalled body. Zero means 30s; negative means no limit.
 	StallTimeout time.Duration
+	// MinRate is the slowest a body may bring bytes, in bytes per second,
+	// measured over windows of StallTimeout: a body trickling a byte now
+	// and then never stalls for long, but never gets anywhere either.
+	// Zero means DefaultMinRate (4 KiB/s: 120 KiB in the default 30 s);
+	// negative means one byte per StallTimeout.
+	MinRate int64
 }
+
+// DefaultMinRate is the slowest body a Reader accepts by default, in
+// bytes per second; see RetryPolicy.MinRate.
+const DefaultMinRate = 4 << 10
 
 // DefaultRetryPolicy returns the policy with every default filled in.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxResumes: 5, BaseDelay: 50 * time.Millisecond, MaxDelay: 2 * time.Second, StallTimeout: 30 * time.Second}
+	return RetryPolicy{MaxResumes: 5, BaseDelay: 50 * time.Millisecond, MaxDelay: 2 * time.Second, StallTimeout: 30 * time.Second, MinRate: DefaultMinRate}
 }
 
 // withDefaults fills zero fields.
@@ -52,7 +64,19 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.StallTimeout == 0 {
 		p.StallTimeout = d.StallTimeout
 	}
+	if p.MinRate == 0 {
+		p.MinRate = d.MinRate
+	}
 	return p
+}
+
+// windowBytes is how many bytes a body must bring within StallTimeout of
+// waiting on it: MinRate×StallTimeout, at least 1.
+func (p RetryPolicy) windowBytes() int64 {
+	if p.MinRate <= 0 || p.StallTimeout <= 0 {
+		return 1
+	}
+	return max(1, int64(float64(p.MinRate)*p.StallTimeout.Seconds()))
 }
 
 // RangeOpener opens the body of the bytes [off, off+length) of one object,
@@ -86,8 +110,12 @@ type Reader struct {
 	resumes int
 	stall   *time.Timer
 	stalled atomic.Bool
-	closed  atomic.Bool
-	err     error // sticky error after a final failure
+	// The current window of the stall check: time spent in body reads
+	// and bytes they brought since the body last brought windowBytes.
+	waited time.Duration
+	got    int64
+	closed atomic.Bool
+	err    error // sticky error after a final failure
 }
 
 var _ io.ReadCloser = (*Reader)(nil)
@@ -198,20 +226,29 @@ func (r *Reader) readBody(p []byte) (int, error) {
 	if r.policy.StallTimeout <= 0 {
 		return body.Read(p)
 	}
+	left := r.policy.StallTimeout - r.waited
 	if r.stall == nil {
-		r.stall = time.AfterFunc(r.policy.StallTimeout, func() {
+		r.stall = time.AfterFunc(left, func() {
 			r.stalled.Store(true)
 			body.Close()
 		})
 	} else {
-		r.stall.Reset(r.policy.StallTimeout)
+		r.stall.Reset(left)
 	}
+	start := time.Now()
 	n, err := body.Read(p)
 	if !r.stall.Stop() || r.stalled.Load() {
 		// The timer fired (or is firing): the body is being closed.
 		r.stall = nil
 		r.stalled.Store(false)
-		return n, fmt.Errorf("%w: no data for %v", errStalled, r.policy.StallTimeout)
+		got := r.got + int64(n)
+		r.waited, r.got = 0, 0
+		return n, fmt.Errorf("%w: %d bytes in %v, want at least %d", errStalled, got, r.policy.StallTimeout, r.policy.windowBytes())
+	}
+	r.waited += time.Since(start)
+	r.got += int64(n)
+	if r.got >= r.policy.windowBytes() {
+		r.waited, r.got = 0, 0
 	}
 	return n, err
 }
@@ -229,6 +266,7 @@ func (r *Reader) resume(cause error) error {
 		r.stall.Stop()
 		r.stall = nil
 	}
+	r.waited, r.got = 0, 0
 	r.mu.Lock()
 	if r.body != nil {
 		r.body.Close()

@@ -6,6 +6,14 @@ import (
 	"time"
 )
 
+// DefaultHeaderTimeout bounds, by default, the wait for the headers of
+// each reply from a network store once its request is sent (the
+// backends' Options.HeaderTimeout and the header_timeout URL parameter):
+// a server that accepts a connection and never answers fails the request,
+// which the SDK retries, rather than hanging it. Bodies are bounded by
+// [RetryPolicy] (StallTimeout, MinRate).
+const DefaultHeaderTimeout = 30 * time.Second
+
 // Store is the contract every backend implements. Keys are relative to the
 // store's root (the bucket and prefix it was opened on) and must satisfy
 // [ValidKey]. All methods are safe for concurrent use.

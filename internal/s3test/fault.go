@@ -40,6 +40,10 @@ const (
 	// Bend answers as the backend does, bent as Fault.Bend says: an origin
 	// or a gateway that breaks the rules a client relies on.
 	Bend
+	// Echo answers 400 with S3 error code InvalidRequest and a message
+	// that repeats the request's query and headers, Authorization
+	// included, as a careless gateway might.
+	Echo
 )
 
 // Bending says how a Bend fault bends a reply.
@@ -75,6 +79,8 @@ func (k FaultKind) String() string {
 		return "TrickleAfter"
 	case Bend:
 		return "Bend"
+	case Echo:
+		return "Echo"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -109,7 +115,7 @@ type faultRule struct {
 // negative AfterBytes, Stall or SkipFirst, or a TrickleAfter without a
 // Stall.
 func (s *Server) InjectFault(f Fault) {
-	if f.Kind < SlowDown || f.Kind > Bend || f.Kind == TrickleAfter && f.Stall <= 0 || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 {
+	if f.Kind < SlowDown || f.Kind > Echo || f.Kind == TrickleAfter && f.Stall <= 0 || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 {
 		panic(fmt.Sprintf("s3test: invalid fault %+v", f))
 	}
 	rule := &faultRule{Fault: f, skip: f.SkipFirst, times: f.Times}

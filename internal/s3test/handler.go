@@ -163,6 +163,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case Deny:
 			writeError(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
 			return
+		case Echo:
+			var b strings.Builder
+			fmt.Fprintf(&b, "bad request %s?%s", r.URL.Path, r.URL.RawQuery)
+			for k, vs := range r.Header {
+				fmt.Fprintf(&b, "\n%s: %s", k, strings.Join(vs, ", "))
+			}
+			writeError(w, r, http.StatusBadRequest, "InvalidRequest", b.String())
+			return
 		case Hang:
 			s.wait(r.Context(), forever)
 			panic(http.ErrAbortHandler)

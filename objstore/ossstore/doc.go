@@ -35,6 +35,9 @@
 //	            Local S3/OSS-protocol test servers need true. An endpoint
 //	            that is an IP address is always addressed path-style
 //	            (the SDK decides so).
+//	header_timeout  bound on the wait for each reply's headers, e.g.
+//	            10s; default 30s, negative for none
+//	            (Options.HeaderTimeout)
 //
 // Credentials never go in the URL (a URL with user information is
 // refused): they come from OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET and,

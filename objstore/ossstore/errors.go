@@ -73,7 +73,11 @@ type sdkError struct{ err error }
 
 func (e *sdkError) Unwrap() error { return e.err }
 
-func (e *sdkError) Error() string {
+// Error is passed through objstore.RedactText: a server's message may
+// echo the signed request back.
+func (e *sdkError) Error() string { return objstore.RedactText(e.text()) }
+
+func (e *sdkError) text() string {
 	var b strings.Builder
 	var oe *oss.OperationError
 	if errors.As(e.err, &oe) {

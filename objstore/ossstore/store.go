@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
@@ -75,6 +76,12 @@ type Options struct {
 	// Concurrency is the number of parts uploaded at once. Zero means
 	// DefaultConcurrency.
 	Concurrency int
+	// HeaderTimeout bounds the wait for the headers of each reply once
+	// its request is sent: a server that accepts the connection and never
+	// answers fails the request (the SDK retries it) instead of hanging
+	// it. Zero means objstore.DefaultHeaderTimeout (30s); negative means
+	// no bound. It does not apply to Options.Client.
+	HeaderTimeout time.Duration
 	// Retry governs how reads resume cut bodies; see objstore.RetryPolicy.
 	// The SDK's own retries of failed requests (3 attempts, jittered
 	// backoff) stay on beneath it.
@@ -189,6 +196,12 @@ func clientConfig(o Options) (*oss.Config, *http.Client, error) {
 	hc := transport.NewHttpClient(&transport.Config{}, func(t *http.Transport) {
 		t.DisableCompression = true
 		t.MaxIdleConnsPerHost = 64
+		switch {
+		case o.HeaderTimeout == 0:
+			t.ResponseHeaderTimeout = objstore.DefaultHeaderTimeout
+		case o.HeaderTimeout > 0:
+			t.ResponseHeaderTimeout = o.HeaderTimeout
+		}
 	})
 	cfg := oss.NewConfig().
 		WithRegion(region).

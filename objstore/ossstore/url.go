@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/tierfs/tierfs/objstore"
 )
@@ -70,7 +70,7 @@ func ParseURL(u *url.URL) (bucket, prefix string, opts Options, err error) {
 	}
 	// Checked on the redacted copy, whose errors show no credential; it
 	// has the same parameters, each as often.
-	if _, err := objstore.Query(safe, "endpoint", "region", "path_style"); err != nil {
+	if _, err := objstore.Query(safe, "endpoint", "region", "path_style", "header_timeout"); err != nil {
 		return "", "", Options{}, err
 	}
 	q := u.Query()
@@ -79,34 +79,24 @@ func ParseURL(u *url.URL) (bucket, prefix string, opts Options, err error) {
 	if v, ok := q["path_style"]; ok {
 		v := v[0]
 		if opts.PathStyle, err = strconv.ParseBool(v); err != nil {
-			return fail("path_style=%q, want true or false", v)
+			return fail("path_style: want true or false")
 		}
+	}
+	if v, ok := q["header_timeout"]; ok {
+		d, err := time.ParseDuration(v[0])
+		if err != nil || d == 0 {
+			return fail("header_timeout: want a duration such as 10s (negative: no bound)")
+		}
+		opts.HeaderTimeout = d
 	}
 	if _, err := checkEndpoint(opts.Endpoint); err != nil {
 		return fail("bad endpoint: want host[:port] or http(s)://host[:port]")
 	}
 	if opts.Region != "" && !validRegion(opts.Region) {
-		return fail("bad region %q", opts.Region)
+		return fail("bad region: want a-z, 0-9 and '-'")
 	}
 	return u.Host, prefix, opts, nil
 }
 
-// redacted returns a copy of u fit for error messages: no user
-// information, and any query value holding an "@" (an endpoint with user
-// information, which is refused anyway) replaced.
-func redacted(u *url.URL) *url.URL {
-	c := *u
-	c.User = nil
-	if strings.Contains(c.RawQuery, "@") || strings.Contains(c.RawQuery, "%40") {
-		q := c.Query()
-		for _, vs := range q {
-			for i, v := range vs {
-				if strings.Contains(v, "@") {
-					vs[i] = "REDACTED"
-				}
-			}
-		}
-		c.RawQuery = q.Encode()
-	}
-	return &c
-}
+// redacted returns a copy of u fit for an error; see objstore.RedactURL.
+func redacted(u *url.URL) *url.URL { return objstore.RedactURL(u) }

@@ -14,15 +14,22 @@
 // path, if any, is the root prefix: keys of the Store are relative to it.
 // Parameters, each optional and at most once; any other is an error:
 //
-//	endpoint    base URL (http or https) of an S3-compatible server; default AWS
-//	region      signing region; default the SDK's chain, then us-east-1
-//	path_style  true to address buckets as endpoint/bucket (most S3-compatible servers)
+//	endpoint        base URL (http or https) of an S3-compatible server; default AWS
+//	region          signing region; default the SDK's chain, then us-east-1
+//	path_style      true to address buckets as endpoint/bucket (most S3-compatible servers)
+//	header_timeout  bound on the wait for each reply's headers, e.g. 10s;
+//	                default 30s, negative for none (Options.HeaderTimeout)
 //
 // Credentials never go in the URL (a URL with user information, also in
 // endpoint, is refused): they come from the SDK's default chain only —
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, shared
 // config and credentials files, AWS_PROFILE, web identity, container and
-// instance roles. No error or log of this package holds a credential.
+// instance roles. No error or log of this package holds a credential: a
+// URL is shown with every query value but region, path_style,
+// header_timeout and the endpoint's scheme, host and path replaced by
+// REDACTED (objstore.Redact); text a server sends back is shown with
+// signatures, credential scopes and tokens replaced. The SDK's own log
+// (warnings it would print to stderr) is off.
 //
 // # Options
 //

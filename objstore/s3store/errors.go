@@ -43,7 +43,8 @@ func mapError(op, key string, err error, pinned bool) error {
 	if errors.As(err, &oe) {
 		return err
 	}
-	cause := fmt.Errorf("s3: %w", err)
+	// A server's message may echo the signed request back.
+	cause := fmt.Errorf("s3: %w", objstore.RedactError(err))
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return objstore.NewError(op, key, nil, cause)
 	}

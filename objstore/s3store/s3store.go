@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -94,6 +95,15 @@ type Options struct {
 	// for servers that report version ids inconsistently (gofakes3 sends
 	// one on HEAD but not on PUT).
 	VersionIDs bool
+
+	// HeaderTimeout bounds the wait for the headers of each reply once
+	// its request is sent: a server that accepts the connection and never
+	// answers fails the request (the SDK retries it) instead of hanging
+	// it. Zero means objstore.DefaultHeaderTimeout (30s); negative means
+	// no bound. It applies to the HTTP client New builds, not to
+	// Options.Client or Options.HTTPClient, whose timeouts are the
+	// caller's.
+	HeaderTimeout time.Duration
 
 	// Retry governs how readers resume bodies cut short. The SDK's own
 	// retryer (3 attempts, with backoff, for 5xx, throttling such as 503
@@ -213,6 +223,9 @@ func (s *Store) buildClient(ctx context.Context, o *Options) error {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
+	// The SDK logs warnings to stderr by default; tierfs logs nothing
+	// unless asked.
+	cfg.Logger = logging.Nop{}
 	if o.HTTPClient != nil {
 		cfg.HTTPClient = s.countingClient(o.HTTPClient, s.requestKind)
 	} else {
@@ -225,6 +238,12 @@ func (s *Store) buildClient(ctx context.Context, o *Options) error {
 		}
 		tr := bc.GetTransport()
 		tr.MaxIdleConnsPerHost = 100
+		switch {
+		case o.HeaderTimeout == 0:
+			tr.ResponseHeaderTimeout = objstore.DefaultHeaderTimeout
+		case o.HeaderTimeout > 0:
+			tr.ResponseHeaderTimeout = o.HeaderTimeout
+		}
 		s.transport = tr
 		cfg.HTTPClient = &http.Client{
 			Transport: s.counter.Transport(tr, s.requestKind),

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tierfs/tierfs/objstore"
 )
@@ -38,6 +39,7 @@ const (
 	paramEndpoint  = "endpoint"
 	paramRegion    = "region"
 	paramPathStyle = "path_style"
+	paramTimeout   = "header_timeout"
 )
 
 // parseURL turns an s3:// URL into New's arguments. It is a pure function
@@ -65,10 +67,10 @@ func parseURL(u *url.URL) (bucket, prefix string, opts Options, err error) {
 	if err != nil {
 		return "", "", Options{}, err
 	}
-	if _, err := objstore.Query(ru, paramEndpoint, paramRegion, paramPathStyle); err != nil {
+	if _, err := objstore.Query(ru, paramEndpoint, paramRegion, paramPathStyle, paramTimeout); err != nil {
 		return "", "", Options{}, err
 	}
-	q, err := objstore.Query(u, paramEndpoint, paramRegion, paramPathStyle)
+	q, err := objstore.Query(u, paramEndpoint, paramRegion, paramPathStyle, paramTimeout)
 	if err != nil {
 		return "", "", Options{}, urlError(u, "bad query")
 	}
@@ -77,9 +79,16 @@ func parseURL(u *url.URL) (bucket, prefix string, opts Options, err error) {
 	if v, ok := q[paramPathStyle]; ok {
 		b, perr := strconv.ParseBool(v)
 		if perr != nil {
-			return "", "", Options{}, urlError(u, "path_style=%q is not a boolean", v)
+			return "", "", Options{}, urlError(u, "path_style is not a boolean")
 		}
 		opts.PathStyle = b
+	}
+	if v, ok := q[paramTimeout]; ok {
+		d, perr := time.ParseDuration(v)
+		if perr != nil || d == 0 {
+			return "", "", Options{}, urlError(u, "header_timeout is not a duration such as 10s (negative: no bound)")
+		}
+		opts.HeaderTimeout = d
 	}
 	if err := opts.checkConnection(); err != nil {
 		return "", "", Options{}, urlError(u, "%v", err)
@@ -91,28 +100,11 @@ func urlError(u *url.URL, format string, args ...any) error {
 	return fmt.Errorf("objstore: s3: open %s: %w: %s", redact(u), fs.ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// redact returns u as text without user information, in the URL or in
-// its endpoint parameter.
-func redact(u *url.URL) string { return redactedURL(u).String() }
+// redact returns u as text fit for an error; see objstore.Redact.
+func redact(u *url.URL) string { return objstore.Redact(u) }
 
-// redactedURL returns a copy of u without user information, in the URL or
-// in its endpoint parameter.
-func redactedURL(u *url.URL) *url.URL {
-	c := *u
-	c.User = nil
-	if q := c.Query(); q.Has(paramEndpoint) {
-		for i, ep := range q[paramEndpoint] {
-			if e, err := url.Parse(ep); err != nil {
-				q[paramEndpoint][i] = "(unparsable)"
-			} else if e.User != nil {
-				e.User = url.User("REDACTED")
-				q[paramEndpoint][i] = e.String()
-			}
-		}
-		c.RawQuery = q.Encode()
-	}
-	return &c
-}
+// redactedURL returns a copy of u fit for an error; see objstore.RedactURL.
+func redactedURL(u *url.URL) *url.URL { return objstore.RedactURL(u) }
 
 // checkBucket applies the S3 rules for general purpose bucket names:
 // 3 to 63 characters of lower-case letters, digits, '.' and '-', starting
@@ -166,21 +158,21 @@ func checkEndpoint(ep string) error {
 		return fmt.Errorf("endpoint must not hold user information; credentials come from the SDK's default chain")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("endpoint %q must be an http or https URL", ep)
+		return fmt.Errorf("endpoint must be an http or https URL")
 	}
 	if u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("endpoint %q has no host", ep)
+		return fmt.Errorf("endpoint has no host")
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return fmt.Errorf("endpoint %q must not have a query or fragment", ep)
+		return fmt.Errorf("endpoint must not have a query or fragment")
 	}
 	if h := u.Hostname(); h == "" {
-		return fmt.Errorf("endpoint %q has no host", ep)
+		return fmt.Errorf("endpoint has no host")
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("endpoint %q has a bad port", ep)
+			return fmt.Errorf("endpoint has a bad port")
 		}
 	}
 	return nil
@@ -190,12 +182,12 @@ func checkEndpoint(ep string) error {
 // lower-case letters, digits and '-', at most 64 characters.
 func checkRegion(r string) error {
 	if len(r) > 64 {
-		return fmt.Errorf("region %q is too long", r)
+		return fmt.Errorf("region is too long")
 	}
 	for i := 0; i < len(r); i++ {
 		c := r[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("region %q may hold only a-z, 0-9 and '-'", r)
+			return fmt.Errorf("region may hold only a-z, 0-9 and '-'")
 		}
 	}
 	return nil
