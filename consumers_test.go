@@ -18,6 +18,8 @@ import (
 	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/objstore/storetest"
+	"github.com/tierfs/tierfs/prefetch"
+	"github.com/tierfs/tierfs/tier"
 )
 
 func makeTar(t *testing.T, members map[string][]byte, order []string) []byte {
@@ -385,3 +387,59 @@ func TestWriteToFromHeldBlocks(t *testing.T) {
 type shortWriter struct{}
 
 func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
+
+// A cold sequential read through a disk tier reuses block buffers: the
+// disk tier gives each back once written (tier.Releaser), so the loads
+// allocate a handful of buffers, not one per block, and every byte read,
+// then read again from the disk after a restart, is exact.
+func TestDiskTierReusesBuffers(t *testing.T) {
+	const blocks, bs = 200, 64 << 10
+	data := make([]byte, blocks*bs)
+	for i := range data {
+		data[i] = byte(i*31 + i>>16)
+	}
+	s := mustMem(t, map[string][]byte{"big.bin": data})
+	dir := t.TempDir()
+	// The buffers alive at once are at most the window's blocks (held
+	// ahead of the reader), those kept behind it, the blocks the disk
+	// tier has queued to write, and the block being read.
+	const window, behind, queue = 8, 2, 16
+	opts := []tierfs.Option{tierfs.WithStoreID("mem-test"), tierfs.WithMemoryCache(0), tierfs.WithReadahead(prefetch.Config{MaxWindow: window * bs, Backward: behind * bs}),
+		tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{dir}, Quota: 64 << 20, FillQueue: queue})}
+	fsys := newFS(t, s, opts...)
+	f, err := fsys.Open("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := io.Copy(&got, f); err != nil || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("cold read: %d bytes, %v; exact: %v", got.Len(), err, bytes.Equal(got.Bytes(), data))
+	}
+	f.Close()
+	st := fsys.Stats()
+	t.Logf("%d loads: %d buffers made, %d reused", st.Loads, st.BuffersMade, st.BuffersReused)
+	most := int64(window + behind + queue + 4)
+	if raceEnabled {
+		// Under the race detector, sync.Pool drops a quarter of what it
+		// is given back, on purpose.
+		most += st.Loads / 3
+	}
+	if st.BuffersMade > most || st.BuffersMade+st.BuffersReused < st.Loads {
+		t.Errorf("%d buffers made and %d reused for %d loads: the disk tier's buffers are not reused", st.BuffersMade, st.BuffersReused, st.Loads)
+	}
+	if err := fsys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = fsys.Stats()
+	dropped := st.Tiers[len(st.Tiers)-1].Tier.Dropped
+	// After a restart, from the disk.
+	s.ResetStats()
+	again := newFS(t, s, opts...)
+	b, err := fs.ReadFile(again, "big.bin")
+	if err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("read after a restart: %d bytes, %v; exact: %v", len(b), err, bytes.Equal(b, data))
+	}
+	if n := s.Total().BodyBytes; n > dropped*bs+128<<10 {
+		t.Errorf("after a restart the origin sent %d bytes, %d blocks were not written; want the disk to serve the rest", n, dropped)
+	}
+}

@@ -47,6 +47,12 @@ type Stats struct {
 	// them from the first), so a one-shot read neither flushes the memory
 	// tier nor holds the object.
 	AdmitDeferred int64
+	// BuffersMade counts the block buffers the cache allocated for
+	// loads; BuffersReused the loads that took the buffer of an earlier
+	// load whose block no tier kept (a block streamed once, or one the
+	// disk tier has written), so steady-state streaming allocates next
+	// to nothing. A block the memory tier keeps keeps its buffer.
+	BuffersMade, BuffersReused int64
 	// PromotionsDropped counts blocks found in a lower tier whose copy to
 	// the tiers above was skipped because too many were queued; they are
 	// promoted on a later read.
@@ -83,7 +89,7 @@ func (fsys *FS) Stats() Stats {
 	s := Stats{
 		PeerBytesServed: cs.PeerBytesServed, OriginBytesServed: cs.OriginBytesServed,
 		OriginFetches: cs.OriginFetches, OriginErrors: cs.OriginErrors,
-		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped, AdmitDeferred: cs.AdmitDeferred, LoadsInFlight: cs.LoadsInFlight,
+		Loads: cs.Loads, SharedFetches: cs.Shared, CancelledLoads: cs.Cancelled, PromotionsDropped: cs.PromotionsDropped, AdmitDeferred: cs.AdmitDeferred, BuffersMade: cs.BuffersMade, BuffersReused: cs.BuffersReused, LoadsInFlight: cs.LoadsInFlight,
 		ExtentHits: cs.ExtentHits, Extents: cs.Extents,
 		MetaLookups: fsys.metaLookups.Load(), MetaHits: fsys.metaHits.Load(),
 		Prefetch: fsys.pf.Stats(),

@@ -37,21 +37,26 @@ func (d *doorkeeper) seen(key string) bool {
 }
 
 // Block buffers of full blocks are reused: a load whose block no tier
-// kept (a block streamed once, with no disk tier) gives its buffer back
-// when it has ended and nobody holds it, so steady-state streaming
-// allocates next to nothing and touches memory already mapped (fresh
-// memory faults page by page, which costs more than the copy).
+// kept gives its buffer back when it has ended, nobody holds it and no
+// tier still reads it (a disk tier, a tier.Releaser, says when it has
+// written it), so steady-state streaming allocates next to nothing and
+// touches memory already mapped (fresh memory faults page by page, which
+// costs more than the copy). Only a block the memory tier keeps is not
+// reused: it goes to the garbage collector when evicted.
 type bufferPool struct {
-	size int64
-	pool sync.Pool
+	size         int64
+	pool         sync.Pool
+	made, reused atomic.Int64
 }
 
 func (p *bufferPool) get(n int64) []byte {
 	if n == p.size {
 		if b, ok := p.pool.Get().(*[]byte); ok {
+			p.reused.Add(1)
 			return *b
 		}
 	}
+	p.made.Add(1)
 	return make([]byte, n)
 }
 

@@ -44,7 +44,8 @@ type flight struct {
 	abandoned bool               // cancelled for want of readers; left the map
 	keep      bool               // a reader asked bytes of it: it runs to the end
 	once      bool               // loaded for a stream: the first tier keeps it only on a second load
-	retained  bool               // a tier took data: the buffer is not reused
+	retained  bool               // a tier kept data: the buffer is not reused
+	tierHolds int                // tiers (tier.Releaser) still reading data: reused when they are done
 	reserved  int64              // bytes to return to the budget once ended and unreferenced
 	cancel    context.CancelFunc // cancels the load
 }

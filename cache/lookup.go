@@ -150,10 +150,11 @@ func (b *Blocks) unref(f *flight) {
 	}
 }
 
-// reusable returns f's buffer for reuse if no tier took it, once: the load
-// has ended and nobody holds it. Called with Blocks.mu held.
+// reusable returns f's buffer for reuse, once, if no tier kept it and none
+// still reads it (tier.Releaser): the caller saw that the load has ended
+// and nobody holds it. Called with Blocks.mu held.
 func (f *flight) reusable() []byte {
-	if f.retained || f.data == nil {
+	if f.retained || f.tierHolds > 0 || f.data == nil {
 		return nil
 	}
 	d := f.data
@@ -279,17 +280,43 @@ func (b *Blocks) fillFlight(ctx context.Context, f *flight, below int) {
 	if from >= below {
 		return
 	}
-	b.mu.Lock()
-	f.retained = true
-	b.mu.Unlock()
 	for i := from; i < below; i++ {
-		if err := b.tiers[i].Put(ctx, f.key, f.data); err != nil {
+		var err error
+		if r, ok := b.tiers[i].(tier.Releaser); ok {
+			// The tier gives the buffer back when it is done with it.
+			b.mu.Lock()
+			f.tierHolds++
+			b.mu.Unlock()
+			err = r.PutRelease(ctx, f.key, f.data, func() { b.tierDone(f) })
+		} else {
+			b.mu.Lock()
+			f.retained = true
+			b.mu.Unlock()
+			err = b.tiers[i].Put(ctx, f.key, f.data)
+		}
+		if err != nil {
 			b.log.Debug("cache: fill failed", "tier", b.names[i], "err", err)
 			continue
 		}
 		if below < len(b.tiers) {
 			b.stats.tiers[i].promotions.Add(1)
 		}
+	}
+}
+
+// tierDone is a tier's release of a flight's buffer (tier.Releaser): the
+// buffer is reused once the load has ended, nobody holds it and no tier
+// still reads it.
+func (b *Blocks) tierDone(f *flight) {
+	b.mu.Lock()
+	f.tierHolds--
+	var free []byte
+	if f.refs == 0 && f.ended {
+		free = f.reusable()
+	}
+	b.mu.Unlock()
+	if free != nil {
+		b.buffers.put(free)
 	}
 }
 

@@ -41,6 +41,9 @@ type Stats struct {
 	// PromotionsDropped counts promotions skipped because the queue of
 	// promotions was full; the block is promoted on a later read.
 	PromotionsDropped int64
+	// BuffersMade counts block buffers allocated for loads, BuffersReused
+	// those taken from loads whose blocks no tier kept (see admit.go).
+	BuffersMade, BuffersReused int64
 	// ExtentHits counts reads served from a cached extent (a range
 	// smaller than a block, cached by a sparse read or an open); Extents
 	// is how many are indexed now.
@@ -89,6 +92,7 @@ func (b *Blocks) Stats() Stats {
 	s := Stats{
 		Loads: c.loads.Load(), Shared: c.shared.Load(), Cancelled: c.cancelled.Load(), PromotionsDropped: c.promotionsDropped.Load(), AdmitDeferred: c.admitDeferred.Load(),
 		ExtentHits: c.extentHits.Load(), Extents: int64(b.extents.len()),
+		BuffersMade: b.buffers.made.Load(), BuffersReused: b.buffers.reused.Load(),
 		PeerHits: c.peerHits.Load(), PeerErrors: c.peerErrors.Load(), PeerBytesServed: c.served[b.srcPeer()].Load(),
 		OriginFetches: c.originFetches.Load(), OriginBytes: c.originBytes.Load(), OriginErrors: c.originErrors.Load(),
 		OriginBytesServed: c.served[b.srcOrigin()].Load(),

@@ -49,6 +49,22 @@ type Tier interface {
 	Close() error
 }
 
+// A Releaser is a Tier that gives back the buffers it is given: it keeps
+// a block's bytes in its own storage (a disk tier writes them to a file),
+// so the caller may reuse the buffer once the tier is done with it. The
+// cache uses it to recycle block buffers instead of allocating one per
+// block loaded.
+type Releaser interface {
+	Tier
+	// PutRelease is Put, and calls release (if not nil) when the tier no
+	// longer reads data: the block was written, dropped or refused, and
+	// no read of the tier still copies from data. It is called at most
+	// once, possibly before PutRelease returns, and not at all for a
+	// block the tier still held at Close (the buffer is then left to the
+	// garbage collector).
+	PutRelease(ctx context.Context, key string, data []byte, release func()) error
+}
+
 // Stats are a tier's counters. Counts are since the tier was opened;
 // Bytes and Blocks are current.
 type Stats struct {

@@ -319,6 +319,19 @@ func miss(what string) error { return fmt.Errorf("tier: disk: %s: %w", what, tie
 // Put implements tier.Tier: it queues the block for a fill worker and
 // returns at once; a full queue or a sick directory drops the block.
 func (t *Tier) Put(ctx context.Context, key string, data []byte) error {
+	return t.PutRelease(ctx, key, data, nil)
+}
+
+// PutRelease implements tier.Releaser: Put, calling release (if not nil)
+// once the block is written or dropped and no read of it from the queue
+// still copies from data.
+func (t *Tier) PutRelease(ctx context.Context, key string, data []byte, release func()) error {
+	queued := false
+	defer func() {
+		if !queued && release != nil {
+			release()
+		}
+	}()
 	if key == "" {
 		return fmt.Errorf("tier: disk: put: empty key: %w", fs.ErrInvalid)
 	}
@@ -348,13 +361,14 @@ func (t *Tier) Put(ctx context.Context, key string, data []byte) error {
 	if t.pending[key] != nil {
 		return nil
 	}
-	f := &fill{key: key, h: h, d: d, data: data}
+	f := &fill{key: key, h: h, d: d, data: data, release: release}
 	select {
 	case t.queue <- f:
 		if len(t.pending) == 0 {
 			t.idle = make(chan struct{})
 		}
 		t.pending[key] = f
+		queued = true
 	default:
 		t.dropped.Add(1)
 	}
@@ -496,6 +510,9 @@ func (t *Tier) Close() error {
 			case f := <-t.queue:
 				t.dropped.Add(1)
 				t.unpendLocked(f)
+				if rel := f.endLocked(); rel != nil {
+					defer rel()
+				}
 				continue
 			default:
 			}

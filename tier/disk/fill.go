@@ -16,7 +16,29 @@ type fill struct {
 	h        keyHash
 	d        *dir
 	data     []byte
-	canceled bool // Delete came first; guarded by Tier.pmu
+	release  func() // PutRelease's, or nil
+	canceled bool   // Delete came first; guarded by Tier.pmu
+	readers  int    // reads copying from data now (readPending); guarded by Tier.pmu
+	ended    bool   // written or dropped: only readers still use data; guarded by Tier.pmu
+}
+
+// endLocked marks f written or dropped and returns its release func if
+// no read copies from its data any more (nil otherwise: the last read
+// calls it). Tier.pmu is held; the caller calls the func after unlocking.
+func (f *fill) endLocked() func() {
+	f.ended = true
+	return f.releasable()
+}
+
+// releasable returns f's release func, once, if f has ended and no read
+// copies from its data. Tier.pmu is held.
+func (f *fill) releasable() func() {
+	if !f.ended || f.readers > 0 || f.release == nil {
+		return nil
+	}
+	rel := f.release
+	f.release = nil
+	return rel
 }
 
 // worker writes queued blocks until Close.
@@ -29,7 +51,11 @@ func (t *Tier) worker() {
 			t.doFill(f)
 			t.pmu.Lock()
 			t.unpendLocked(f)
+			rel := f.endLocked()
 			t.pmu.Unlock()
+			if rel != nil {
+				rel()
+			}
 		}
 	}
 }

@@ -13,13 +13,27 @@ import (
 
 // readPending serves a block that Put accepted and no worker has written
 // yet, from the caller's own bytes. ok is false when key is not pending.
+// The read pins the fill while it copies, so that a buffer given with
+// PutRelease is not released (and reused for another block) under it.
 func (t *Tier) readPending(key string, p []byte, off int64) (n int, err error, ok bool) {
 	t.pmu.Lock()
 	f := t.pending[key]
+	if f != nil {
+		f.readers++
+	}
 	t.pmu.Unlock()
 	if f == nil {
 		return 0, nil, false
 	}
+	defer func() {
+		t.pmu.Lock()
+		f.readers--
+		rel := f.releasable()
+		t.pmu.Unlock()
+		if rel != nil {
+			rel()
+		}
+	}()
 	if len(p) == 0 {
 		return 0, nil, true
 	}
