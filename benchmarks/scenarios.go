@@ -49,6 +49,11 @@ func (e *env) seed(ctx context.Context) error {
 			return err
 		}
 	}
+	for i := range fleetFiles {
+		if err := e.srv.PutObject(e.bucket, fmt.Sprintf("%s/f%05d.bin", fleetDir, i), gen(e.cfg.seed+uint64(i)+1<<20, fleetFileSize)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -949,7 +954,8 @@ func (e *env) handlesRun(ctx context.Context, allowed int64) (res handlesResult,
 	return res, nil
 }
 
-// 7. Model load warm (memory, disk), many small files, and the fleet.
+// 7. Model load warm (memory, disk), many small files, and the fleet on
+// the model and on many small files.
 func (e *env) modelAndSmallFiles(ctx context.Context) error {
 	if err := e.modelLoad(ctx); err != nil {
 		return err
@@ -957,7 +963,10 @@ func (e *env) modelAndSmallFiles(ctx context.Context) error {
 	if err := e.smallFiles(ctx); err != nil {
 		return err
 	}
-	return e.fleet(ctx)
+	if err := e.fleet(ctx); err != nil {
+		return err
+	}
+	return e.fleetSmallFiles(ctx)
 }
 
 func (e *env) modelLoad(ctx context.Context) error {
