@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tierfs/tierfs/tier"
@@ -70,6 +71,7 @@ func Run(t *testing.T, h Harness) {
 		{"Stats", testStats},
 		{"Close", testClose},
 		{"Contains", testContains},
+		{"Release", testRelease},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h) })
@@ -576,4 +578,45 @@ func testContains(t *testing.T, h Harness) {
 			}
 		}
 	})
+}
+
+// testRelease holds a tier.Releaser to its contract: release is called at
+// most once per PutRelease, for every block once the tier has settled (it
+// keeps the bytes in its own storage), and the bytes read afterwards are
+// the block's even though the caller has overwritten its buffer. A tier
+// that is no Releaser keeps what it is given: nothing to check.
+func testRelease(t *testing.T, h Harness) {
+	tr := open(t, h, 64<<20)
+	r, ok := tr.(tier.Releaser)
+	if !ok {
+		return
+	}
+	const n = 16
+	var calls [n]atomic.Int32
+	want := make([][]byte, n)
+	for i := range n {
+		key := fmt.Sprintf("release/%d", i)
+		want[i] = Block(key, 4096+i)
+		buf := bytes.Clone(want[i])
+		if err := r.PutRelease(t.Context(), key, buf, func() {
+			calls[i].Add(1)
+			clear(buf) // the caller reuses the buffer
+		}); err != nil {
+			t.Fatalf("PutRelease(%q): %v", key, err)
+		}
+	}
+	settle(t, h, tr)
+	for i := range n {
+		if c := calls[i].Load(); c != 1 {
+			t.Errorf("block %d: released %d times once settled, want 1", i, c)
+		}
+		key := fmt.Sprintf("release/%d", i)
+		got, err := readAll(t.Context(), tr, key, len(want[i]))
+		if err != nil && !errors.Is(err, tier.ErrMiss) {
+			t.Errorf("read %q: %v", key, err)
+		}
+		if err == nil && !bytes.Equal(got, want[i]) {
+			t.Errorf("read %q after its buffer was released and overwritten: wrong bytes", key)
+		}
+	}
 }
