@@ -253,14 +253,14 @@ func (g *gatedStore) NewRangeReader(ctx context.Context, key string, off, length
 
 // TestPeersZones: 2 zones × 4 members read one object at once. Zone-local
 // rings keep every block inside its zone: each zone reads the object from
-// the origin about once. (One global ring reads it about once in all:
-// TestPeersFleetColdRead.)
+// the origin about once. One global ring over both zones reads it about
+// once in all.
 func TestPeersZones(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		zoneLocal bool
 		maxRatio  float64
-	}{{"zone-local", true, 2.05}} {
+	}{{"zone-local", true, 2.05}, {"global", false, 1.05}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := memstore.New()
 			data := putRandom(t, s, "model.bin", 16*prBlock)
