@@ -98,6 +98,7 @@ func TestFallbacksCapped(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			a.blocks.Wait() // the loads close their origin reads as they end
 			s := a.Stats()
 			peak := track.peak.Load()
 			t.Logf("%d blocks of the crashed owner read at once: %d origin loads at most at once; %d fallbacks, %d waited; by cause %+v",
