@@ -2,7 +2,9 @@ package objstore
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"io/fs"
 	"time"
 )
 
@@ -42,7 +44,11 @@ type Store interface {
 	// Put stores the bytes of r as key, replacing any current version, and
 	// returns the new object's attributes. Nothing is visible before Put
 	// returns successfully, and a failed Put leaves the previous version
-	// (if any) in place. Backends upload large bodies in parts.
+	// (if any) in place. Backends upload large bodies in parts, streaming
+	// them as r yields them: a read error from r (or ctx cancelled) fails
+	// the Put, aborts any multipart upload and publishes nothing, which is
+	// how [Writer] aborts. opts.IfMatch and opts.IfNotExist make it
+	// conditional (see [PutOptions]).
 	Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (Object, error)
 
 	// Delete removes key. Deleting a missing key is not an error, as in S3.
@@ -148,4 +154,70 @@ type PutOptions struct {
 	Size int64
 	// ContentType is stored with the object if the backend keeps one.
 	ContentType string
+	// Metadata is stored with the object as user metadata (S3's
+	// x-amz-meta-*, OSS's x-oss-meta-*) if the backend keeps it. Names
+	// are case-insensitive ASCII letters, digits and '-'; any other name
+	// is an error wrapping fs.ErrInvalid.
+	Metadata map[string]string
+
+	// IfMatch, when its ETag is set, makes the Put conditional: the new
+	// bytes are published only if the key's current version still has
+	// that ETag (If-Match on PutObject and on CompleteMultipartUpload).
+	// If it has another, or the key is gone, the Put fails with an error
+	// wrapping ErrChanged and stores nothing: of two writers that read
+	// one version and both write under IfMatch, exactly one succeeds.
+	// A backend that cannot check it fails with errors.ErrUnsupported.
+	IfMatch Version
+	// IfNotExist makes the Put publish only if the key does not exist
+	// (If-None-Match: *); otherwise it fails with an error wrapping
+	// ErrChanged and stores nothing. It excludes IfMatch.
+	IfNotExist bool
+
+	// PartSize, if not zero, replaces the backend's part size for this
+	// Put (S3 and OSS; it must lie within the backend's limits).
+	PartSize int64
+	// Concurrency, if not zero, replaces the backend's number of parts in
+	// flight for this Put; a Put holds up to Concurrency+1 part buffers.
+	Concurrency int
+}
+
+// Check validates the fields every backend reads the same way: a
+// negative Size, PartSize or Concurrency, IfMatch beside IfNotExist, an
+// IfMatch with no ETag, and a metadata name outside [A-Za-z0-9-] are
+// errors wrapping fs.ErrInvalid.
+func (o *PutOptions) Check() error {
+	switch {
+	case o.Size < 0:
+		return fmt.Errorf("%w: negative size %d", fs.ErrInvalid, o.Size)
+	case o.PartSize < 0:
+		return fmt.Errorf("%w: negative part size %d", fs.ErrInvalid, o.PartSize)
+	case o.Concurrency < 0:
+		return fmt.Errorf("%w: negative concurrency %d", fs.ErrInvalid, o.Concurrency)
+	case o.IfNotExist && !o.IfMatch.IsZero():
+		return fmt.Errorf("%w: IfMatch and IfNotExist together", fs.ErrInvalid)
+	case !o.IfMatch.IsZero() && o.IfMatch.ETag == "":
+		return fmt.Errorf("%w: IfMatch needs an ETag", fs.ErrInvalid)
+	}
+	for k := range o.Metadata {
+		if !validMetaName(k) {
+			return fmt.Errorf("%w: metadata name %q", fs.ErrInvalid, k)
+		}
+	}
+	return nil
+}
+
+// Conditional reports whether the Put carries a precondition.
+func (o *PutOptions) Conditional() bool { return o.IfNotExist || !o.IfMatch.IsZero() }
+
+func validMetaName(k string) bool {
+	if k == "" || len(k) > 128 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -20,6 +20,10 @@
 //     ETag differs; "*" matches any existing object) and If-None-Match
 //     (304), with or without quotes. gofakes3 answers a stale If-Match with
 //     200, which would hide every "object changed under me" bug.
+//   - PutObject and CompleteMultipartUpload honour If-Match and
+//     If-None-Match: * (and OSS's x-oss-forbid-overwrite), checked and
+//     committed under one lock of the object, so of two conditional
+//     writers exactly one wins; gofakes3 ignores them. See condwrite.go.
 //   - ListObjects and ListObjectsV2 are answered by the front: they honour
 //     encoding-type=url (Key, Prefix, Delimiter, Marker, NextMarker,
 //     StartAfter and CommonPrefixes are percent-encoded as S3 does, space as

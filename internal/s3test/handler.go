@@ -119,7 +119,8 @@ func (s *Server) hostBucket(host string) (string, bool) {
 }
 
 // ServeHTTP is the front: it counts, waits out the latency, applies faults
-// and, for the built-in backend, the If-Match and listing fixes, then hands
+// and, for the built-in backend, the If-Match, conditional write and
+// listing fixes, then hands
 // the request to gofakes3 or the upstream.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.startHandler() {
@@ -199,8 +200,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveList(rw, r, rq.bucket)
 			return
 		case rq.op == opPut && !q.Has("uploadId"), rq.key != "" && r.Method == http.MethodDelete && !q.Has("uploadId"):
+			defer s.lockObject(id)()
+			if rq.op == opPut && s.checkWriteConditions(rw, r, rq) {
+				return
+			}
 			s.forgetETag(id)
 		case rq.key != "" && r.Method == http.MethodPost && q.Has("uploadId"):
+			defer s.lockObject(id)()
+			if s.checkWriteConditions(rw, r, rq) {
+				return
+			}
 			complete = new(capture)
 			rw.capture = complete
 		}

@@ -97,6 +97,8 @@ type Server struct {
 	throttleWaits atomic.Int64 // writes that had to wait for a bandwidth limiter
 
 	testHookLatency func() // called when a request starts waiting out the latency; set by tests before use
+
+	writeLocks [writeLockCount]sync.Mutex // see condwrite.go
 }
 
 // New starts a Server listening on 127.0.0.1:0.

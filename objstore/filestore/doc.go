@@ -69,6 +69,16 @@
 // writing one at the same moment: remove stale ones, for example with
 // find dir -name '.tierfs-tmp-*' -mmin +60 -delete.
 //
+// The body streams to the temporary file as it is read, so an
+// objstore.Writer over a Store holds no more than its write in memory;
+// aborting it removes the temporary file. A conditional Put
+// (PutOptions.IfMatch, IfNotExist) checks the key's version and renames
+// under one lock of the Store: of two conditional writers through one
+// Store, exactly one wins, and the loser fails with objstore.ErrChanged.
+// The check is not atomic against writers in other processes or through
+// another Store on the same directory. ContentType and Metadata are not
+// kept.
+//
 // # Listing
 //
 // List returns keys in the byte-wise lexical order of full keys, as S3

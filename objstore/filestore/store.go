@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -57,6 +58,11 @@ type Store struct {
 	closed   atomic.Bool
 	lastTime atomic.Int64     // last mtime (ns) Put set; makes Put mtimes unique
 	counter  reqcount.Counter // operations served, as RequestStats
+
+	// condMu serializes the check and the rename of conditional Puts
+	// (PutOptions.IfMatch, IfNotExist), so that of two such writers in
+	// this process one wins; see "Writes" in the package documentation.
+	condMu sync.Mutex
 }
 
 var (
@@ -322,8 +328,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 	if err := s.start(ctx, "put", key); err != nil {
 		return objstore.Object{}, err
 	}
-	if opts.Size < 0 {
-		return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("file: negative size %d", opts.Size))
+	if err := opts.Check(); err != nil {
+		return objstore.Object{}, objstore.NewError("put", key, nil, fmt.Errorf("file: %w", err))
 	}
 	s.counter.Add(reqcount.Put)
 	f, tmp, err := s.createTemp(key)
@@ -378,6 +384,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 	if err := f.Close(); err != nil {
 		return objstore.Object{}, mapErr("put", key, err)
 	}
+	if opts.Conditional() {
+		s.condMu.Lock()
+		defer s.condMu.Unlock()
+		if err := s.checkCondition(key, opts); err != nil {
+			return objstore.Object{}, err
+		}
+	}
 	if err := s.root.Rename(native(tmp), native(key)); err != nil {
 		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			return objstore.Object{}, objstore.NewError("put", key, fs.ErrExist, fmt.Errorf("file: the key is a directory of other keys: %w", err))
@@ -390,6 +403,25 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 		s.syncDir(path.Dir(key))
 	}
 	return objectOf(key, fi), nil
+}
+
+// checkCondition checks the precondition of a Put against the file that
+// key names now; the caller holds condMu.
+func (s *Store) checkCondition(key string, opts objstore.PutOptions) error {
+	fi, err := s.root.Stat(native(key))
+	exists := err == nil && fi.Mode().IsRegular()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mapErr("put", key, err)
+	}
+	switch {
+	case opts.IfNotExist && exists:
+		return objstore.NewError("put", key, objstore.ErrChanged, fmt.Errorf("file: key exists (version %s)", versionOf(fi)))
+	case !opts.IfMatch.IsZero() && !exists:
+		return objstore.NewError("put", key, objstore.ErrChanged, fmt.Errorf("file: key is gone, want version %s", opts.IfMatch))
+	case !opts.IfMatch.IsZero() && !opts.IfMatch.Matches(versionOf(fi)):
+		return objstore.NewError("put", key, objstore.ErrChanged, fmt.Errorf("file: key has version %s, want %s", versionOf(fi), opts.IfMatch))
+	}
+	return nil
 }
 
 // createTemp creates the parent directories of key and a new temporary

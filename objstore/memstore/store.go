@@ -64,7 +64,7 @@ func FromMap[V string | []byte](m map[string]V) (*Store, error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		s.store(k, []byte(m[k]), "")
+		s.store(k, []byte(m[k]), objstore.PutOptions{})
 	}
 	return s, nil
 }
@@ -90,12 +90,24 @@ func ctxErr(op, key string, err error) error {
 
 // store makes data (owned by the Store from now on) the current version
 // of key and returns its attributes.
-func (s *Store) store(key string, data []byte, contentType string) objstore.Object {
+func (s *Store) store(key string, data []byte, opts objstore.PutOptions) objstore.Object {
+	obj, _ := s.storeIf(key, data, opts)
+	return obj
+}
+
+// storeIf is store under opts' precondition, checked and applied under
+// one lock: of two writers with the same IfMatch, one wins.
+func (s *Store) storeIf(key string, data []byte, opts objstore.PutOptions) (objstore.Object, error) {
 	sum := md5.Sum(data)
 	var crc [4]byte
 	binary.BigEndian.PutUint32(crc[:], crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if cur, ok := s.objects[key]; ok && opts.IfNotExist {
+		return objstore.Object{}, newErr(OpPut, key, objstore.ErrChanged, "key exists (version %s)", cur.obj.Version)
+	} else if !opts.IfMatch.IsZero() && (!ok || !opts.IfMatch.Matches(cur.obj.Version)) {
+		return objstore.Object{}, newErr(OpPut, key, objstore.ErrChanged, "key is not at version %s", opts.IfMatch)
+	}
 	s.seq++
 	o := &object{data: data, obj: objstore.Object{
 		Key:     key,
@@ -106,13 +118,14 @@ func (s *Store) store(key string, data []byte, contentType string) objstore.Obje
 			"crc32c": base64.StdEncoding.EncodeToString(crc[:]),
 		},
 	}}
-	_ = contentType // kept by S3; the memory store has no use for it
+	// ContentType and Metadata are kept by S3; the memory store has no
+	// use for them.
 	if _, ok := s.objects[key]; !ok {
 		i, _ := slices.BinarySearch(s.keys, key)
 		s.keys = slices.Insert(s.keys, i, key)
 	}
 	s.objects[key] = o
-	return o.attrs()
+	return o.attrs(), nil
 }
 
 // attrs returns a copy of o's attributes that the caller may modify.
@@ -241,8 +254,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 	if err := objstore.CheckKey(OpPut, key); err != nil {
 		return objstore.Object{}, wrapMem(err)
 	}
-	if opts.Size < 0 {
-		return objstore.Object{}, newErr(OpPut, key, fs.ErrInvalid, "negative size %d", opts.Size)
+	if err := opts.Check(); err != nil {
+		return objstore.Object{}, newErr(OpPut, key, nil, "%w", err)
 	}
 	if err := s.inst.request(ctx, OpPut, key); err != nil {
 		return objstore.Object{}, err
@@ -266,8 +279,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 	if err := ctx.Err(); err != nil {
 		return objstore.Object{}, ctxErr(OpPut, key, err)
 	}
+	obj, err := s.storeIf(key, buf.Bytes(), opts)
+	if err != nil {
+		return objstore.Object{}, err
+	}
 	s.inst.addPutBytes(key, buf.Len())
-	return s.store(key, buf.Bytes(), opts.ContentType), nil
+	return obj, nil
 }
 
 func sizeText(got int, want int64) string {

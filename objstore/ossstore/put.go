@@ -27,16 +27,45 @@ const abortTimeout = 30 * time.Second
 // PartSize parts, Concurrency of them at once, CompleteMultipartUpload
 // only after the whole body was read and checked against opts.Size, and
 // AbortMultipartUpload on any failure, so nothing is stored.
+//
+// PutOptions.IfNotExist is sent as x-oss-forbid-overwrite, whose refusal
+// (409 FileAlreadyExists) fails with objstore.ErrChanged; OSS has no
+// If-Match on writes, so PutOptions.IfMatch fails with
+// errors.ErrUnsupported. Metadata is sent as x-oss-meta-*.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.PutOptions) (objstore.Object, error) {
+	obj, err := s.put(ctx, key, r, opts)
+	var se *oss.ServiceError
+	if err != nil && opts.IfNotExist && errors.As(err, &se) && se.Code == "FileAlreadyExists" {
+		var oe *objstore.Error
+		if errors.As(err, &oe) {
+			err = objstore.NewError(oe.Op, oe.Key, objstore.ErrChanged, oe.Err)
+		}
+	}
+	return obj, err
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, opts objstore.PutOptions) (objstore.Object, error) {
 	const op = "put"
 	if err := s.check(ctx, op, key); err != nil {
 		return objstore.Object{}, err
 	}
-	if opts.Size < 0 {
-		return objstore.Object{}, newError(op, key, fs.ErrInvalid, fmt.Errorf("negative size %d", opts.Size))
+	if err := opts.Check(); err != nil {
+		return objstore.Object{}, newError(op, key, nil, err)
 	}
-	if opts.Size == 0 || opts.Size <= s.partSize {
-		limit := s.partSize + 1
+	if !opts.IfMatch.IsZero() {
+		// OSS has no If-Match on writes; x-oss-forbid-overwrite gives
+		// IfNotExist only.
+		return objstore.Object{}, newError(op, key, nil, fmt.Errorf("IfMatch: %w", errors.ErrUnsupported))
+	}
+	partSize := s.partSize
+	if opts.PartSize != 0 {
+		if opts.PartSize < MinPartSize || opts.PartSize > MaxPartSize {
+			return objstore.Object{}, newError(op, key, fs.ErrInvalid, fmt.Errorf("part size %d outside [%d, %d]", opts.PartSize, MinPartSize, MaxPartSize))
+		}
+		partSize = opts.PartSize
+	}
+	if opts.Size == 0 || opts.Size <= partSize {
+		limit := partSize + 1
 		if opts.Size > 0 {
 			limit = opts.Size + 1
 		}
@@ -48,13 +77,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 		if opts.Size > 0 && n != opts.Size {
 			return objstore.Object{}, sizeError(op, key, opts.Size, n)
 		}
-		if n <= s.partSize {
-			return s.putObject(ctx, key, buf.Bytes(), opts.ContentType)
+		if n <= partSize {
+			return s.putObject(ctx, key, buf.Bytes(), opts)
 		}
 		// Unknown size, more than one part: the rest follows the buffer.
 		r = io.MultiReader(bytes.NewReader(buf.Bytes()), r)
 	}
-	return s.upload(ctx, key, r, opts)
+	return s.upload(ctx, key, r, opts, partSize)
 }
 
 // sizeError reports a body whose length differs from PutOptions.Size.
@@ -66,7 +95,7 @@ func sizeError(op, key string, want, got int64) error {
 }
 
 // putObject stores data with one PutObject request.
-func (s *Store) putObject(ctx context.Context, key string, data []byte, contentType string) (objstore.Object, error) {
+func (s *Store) putObject(ctx context.Context, key string, data []byte, opts objstore.PutOptions) (objstore.Object, error) {
 	req := &oss.PutObjectRequest{
 		Bucket: oss.Ptr(s.bucket),
 		Key:    oss.Ptr(s.fullKey(key)),
@@ -75,9 +104,7 @@ func (s *Store) putObject(ctx context.Context, key string, data []byte, contentT
 		// see doer.
 		ContentLength: oss.Ptr(int64(len(data))),
 	}
-	if contentType != "" {
-		req.ContentType = oss.Ptr(contentType)
-	}
+	setOptions(req, opts)
 	res, err := s.client.PutObject(ctx, req, s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, mapError("put", key, err)
@@ -92,9 +119,8 @@ func (s *Store) putObject(ctx context.Context, key string, data []byte, contentT
 }
 
 // upload stores the body of r with a multipart upload.
-func (s *Store) upload(ctx context.Context, key string, r io.Reader, opts objstore.PutOptions) (objstore.Object, error) {
+func (s *Store) upload(ctx context.Context, key string, r io.Reader, opts objstore.PutOptions, partSize int64) (objstore.Object, error) {
 	const op = "put"
-	partSize := s.partSize
 	var exact *exactReader
 	if opts.Size > 0 {
 		// OSS takes at most 10,000 parts.
@@ -113,12 +139,14 @@ func (s *Store) upload(ctx context.Context, key string, r io.Reader, opts objsto
 		Bucket: oss.Ptr(s.bucket),
 		Key:    oss.Ptr(s.fullKey(key)),
 	}
-	if opts.ContentType != "" {
-		req.ContentType = oss.Ptr(opts.ContentType)
+	setOptions(req, opts)
+	concurrency := s.concurrency
+	if opts.Concurrency != 0 {
+		concurrency = opts.Concurrency
 	}
 	u := s.client.NewUploader(func(o *oss.UploaderOptions) {
 		o.PartSize = partSize
-		o.ParallelNum = s.concurrency
+		o.ParallelNum = concurrency
 		o.LeavePartsOnError = false
 		o.ClientOptions = s.callOpts
 	})
@@ -163,6 +191,21 @@ func (s *Store) upload(ctx context.Context, key string, r io.Reader, opts objsto
 		}
 	}
 	return obj, nil
+}
+
+// setOptions sets a write request's content type, user metadata and
+// x-oss-forbid-overwrite (PutOptions.IfNotExist), which the Uploader
+// copies to its CompleteMultipartUpload.
+func setOptions(req *oss.PutObjectRequest, opts objstore.PutOptions) {
+	if opts.ContentType != "" {
+		req.ContentType = oss.Ptr(opts.ContentType)
+	}
+	if len(opts.Metadata) > 0 {
+		req.Metadata = opts.Metadata
+	}
+	if opts.IfNotExist {
+		req.ForbidOverwrite = oss.Ptr("true")
+	}
 }
 
 // abort ends a multipart upload, so its parts stop costing storage.

@@ -87,6 +87,16 @@ func TestConformance(t *testing.T) {
 			return true
 		},
 		MultipartSize: 256 << 10,
+		OpenUploads: func(t *testing.T) []string {
+			mu.Lock()
+			bucket := buckets[t]
+			mu.Unlock()
+			keys, err := srv.OpenUploads(bucket, prefix+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return keys
+		},
 		ServerStats: func(t *testing.T) objstore.RequestStats {
 			mu.Lock()
 			bucket := buckets[t]

@@ -3,6 +3,7 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tierfs/tierfs/objstore"
@@ -39,22 +41,34 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts objstore.
 	if err := s.check("put", key); err != nil {
 		return objstore.Object{}, err
 	}
-	if opts.Size < 0 {
-		return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("s3: negative size %d", opts.Size))
+	if err := opts.Check(); err != nil {
+		return objstore.Object{}, objstore.NewError("put", key, nil, fmt.Errorf("s3: %w", err))
 	}
 	if err := ctx.Err(); err != nil {
 		return objstore.Object{}, objstore.NewError("put", key, nil, err)
 	}
-	u := &upload{s: s, ctx: ctx, key: key, r: r, opts: opts, partSize: s.partSize}
+	u := &upload{s: s, ctx: ctx, key: key, r: r, opts: opts, partSize: s.partSize, concurrency: s.concurrency}
+	if opts.PartSize != 0 {
+		if opts.PartSize < MinPartSize || opts.PartSize > MaxPartSize {
+			return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("s3: part size %d outside [%d, %d]", opts.PartSize, MinPartSize, MaxPartSize))
+		}
+		u.partSize = opts.PartSize
+	}
+	if opts.Concurrency != 0 {
+		u.concurrency = opts.Concurrency
+	}
 	if opts.Size > 0 && (opts.Size+u.partSize-1)/u.partSize > MaxParts {
 		u.partSize = (opts.Size + MaxParts - 1) / MaxParts
 		if u.partSize > MaxPartSize {
 			return objstore.Object{}, objstore.NewError("put", key, fs.ErrInvalid, fmt.Errorf("s3: %d bytes exceed S3's largest object", opts.Size))
 		}
 	}
+	if opts.Size == 0 {
+		u.grow = true // unknown size: parts grow; see PartSizeOf
+	}
 	obj, err := u.run()
 	if err != nil {
-		return objstore.Object{}, mapError("put", key, err, false)
+		return objstore.Object{}, putError(key, err, opts)
 	}
 	return obj, nil
 }
@@ -89,22 +103,29 @@ type upload struct {
 	key      string
 	r        io.Reader
 	opts     objstore.PutOptions
-	partSize int64
+	partSize int64 // of the first parts
+	grow     bool  // later parts grow (PartSizeOf); for bodies of unknown size
 	total    int64 // body bytes read so far
+
+	concurrency int
 
 	mu    sync.Mutex // guards parts
 	parts []types.CompletedPart
 }
 
-// getBuf returns a buffer of partSize bytes, reused across Puts when the
-// part size is the Store's.
-func (u *upload) getBuf() []byte {
-	if u.partSize == u.s.partSize {
+// getBuf returns a buffer for part num, reused across Puts when the part
+// size is the Store's.
+func (u *upload) getBuf(num int32) []byte {
+	size := u.partSize
+	if u.grow {
+		size = PartSizeOf(u.partSize, num)
+	}
+	if size == u.s.partSize {
 		if p, ok := u.s.bufs.Get().(*[]byte); ok {
-			return (*p)[:u.partSize]
+			return (*p)[:size]
 		}
 	}
-	return make([]byte, u.partSize)
+	return make([]byte, size)
 }
 
 func (u *upload) putBuf(b []byte) {
@@ -148,7 +169,7 @@ func (u *upload) run() (objstore.Object, error) {
 		}
 		return u.single(buf[:n])
 	}
-	first := u.getBuf()
+	first := u.getBuf(1)
 	defer func() { u.putBuf(first) }()
 	n, eof, err := u.read(first)
 	if err != nil {
@@ -159,7 +180,7 @@ func (u *upload) run() (objstore.Object, error) {
 	}
 	// The first part is full: look one part ahead to learn whether there
 	// is more than one.
-	second := u.getBuf()
+	second := u.getBuf(2)
 	m, eof2, err := u.read(second)
 	if err != nil {
 		u.putBuf(second)
@@ -182,6 +203,8 @@ func (u *upload) single(body []byte) (objstore.Object, error) {
 	if u.opts.ContentType != "" {
 		in.ContentType = aws.String(u.opts.ContentType)
 	}
+	in.Metadata = u.opts.Metadata
+	in.IfMatch, in.IfNoneMatch = u.conditions()
 	out, err := u.s.client.PutObject(u.ctx, in, u.s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, err
@@ -201,6 +224,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	if u.opts.ContentType != "" {
 		cin.ContentType = aws.String(u.opts.ContentType)
 	}
+	cin.Metadata = u.opts.Metadata
 	created, err := u.s.client.CreateMultipartUpload(u.ctx, cin, u.s.callOpts...)
 	if err != nil {
 		u.putBuf(pending)
@@ -214,7 +238,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	}()
 
 	g, gctx := errgroup.WithContext(u.ctx)
-	g.SetLimit(u.s.concurrency)
+	g.SetLimit(u.concurrency)
 	first = slices.Clip(first)
 	send := func(num int32, b []byte, release bool) {
 		g.Go(func() error {
@@ -242,16 +266,19 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	send(1, first, false)
 	var readErr error
 	for num := int32(2); ; num++ {
-		if num > MaxParts {
-			u.putBuf(pending)
-			readErr = &errTooLarge{parts: MaxParts, partSize: u.partSize}
-			break
-		}
 		send(num, pending, true)
 		if eof || gctx.Err() != nil {
 			break
 		}
-		b := u.getBuf()
+		if num == MaxParts {
+			// One more byte would need part MaxParts+1.
+			var one [1]byte
+			if n, _ := io.ReadFull(u.r, one[:]); n > 0 {
+				readErr = &errTooLarge{parts: MaxParts, partSize: u.partSize}
+			}
+			break
+		}
+		b := u.getBuf(num + 1)
 		n, e, err := u.read(b)
 		if err != nil {
 			u.putBuf(b)
@@ -273,12 +300,14 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	}
 
 	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
-	out, err := u.s.client.CompleteMultipartUpload(u.ctx, &s3.CompleteMultipartUploadInput{
+	complete := &s3.CompleteMultipartUploadInput{
 		Bucket:          &u.s.bucket,
 		Key:             aws.String(u.s.prefix + u.key),
 		UploadId:        uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
-	}, u.s.callOpts...)
+	}
+	complete.IfMatch, complete.IfNoneMatch = u.conditions()
+	out, err := u.s.client.CompleteMultipartUpload(u.ctx, complete, u.s.callOpts...)
 	if err != nil {
 		return objstore.Object{}, err
 	}
@@ -304,4 +333,30 @@ func (u *upload) abort(uploadID *string, cause error) error {
 		return fmt.Errorf("%w (abort of the multipart upload also failed: %v)", cause, err)
 	}
 	return cause
+}
+
+// conditions returns the If-Match and If-None-Match headers of the
+// request that publishes the object.
+func (u *upload) conditions() (ifMatch, ifNoneMatch *string) {
+	if u.opts.IfMatch.ETag != "" {
+		ifMatch = aws.String(`"` + u.opts.IfMatch.ETag + `"`)
+	}
+	if u.opts.IfNotExist {
+		ifNoneMatch = aws.String("*")
+	}
+	return ifMatch, ifNoneMatch
+}
+
+// putError maps the error of a Put. Under a precondition, a missing key
+// (If-Match on a key deleted meanwhile) and S3's 409
+// ConditionalRequestConflict (another conditional write won the race)
+// are objstore.ErrChanged, as a 412 is.
+func putError(key string, err error, opts objstore.PutOptions) error {
+	if opts.Conditional() {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "ConditionalRequestConflict" {
+			return objstore.NewError("put", key, objstore.ErrChanged, fmt.Errorf("s3: %w", objstore.RedactError(err)))
+		}
+	}
+	return mapError("put", key, err, !opts.IfMatch.IsZero())
 }

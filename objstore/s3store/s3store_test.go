@@ -95,7 +95,7 @@ func harness(srv *s3test.Server, newSite func(t *testing.T) site) storetest.Harn
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			sites.Store(t, site{bucket: s.Bucket(), prefix: s.Prefix()})
+			sites.Store(t, site{bucket: s.Bucket(), prefix: s.Prefix(), fake: st.fake})
 			return s
 		},
 		CutReads: func(t *testing.T, key string, after int64, times int) {
@@ -130,7 +130,38 @@ func harness(srv *s3test.Server, newSite func(t *testing.T) site) storetest.Harn
 			}
 			return srv.BucketStats(v.(site).bucket).RequestStats()
 		},
+		OpenUploads: func(t *testing.T) []string {
+			v, ok := sites.Load(t)
+			if !ok {
+				t.Fatal("OpenUploads before New")
+			}
+			st := v.(site)
+			if st.fake {
+				// gofakes3 answers a bucket that never had an upload
+				// with 404; s3test lists for it.
+				keys, err := srv.OpenUploads(st.bucket, st.prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return keys
+			}
+			return openUploads(t, adminClient(t, srv.URL()), st)
+		},
 	}
+}
+
+// openUploads lists the multipart uploads open under st, through c.
+func openUploads(t *testing.T, c *s3.Client, st site) []string {
+	t.Helper()
+	out, err := c.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: &st.bucket, Prefix: &st.prefix})
+	if err != nil {
+		t.Fatalf("list multipart uploads of %s: %v", st.bucket, err)
+	}
+	var keys []string
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	return keys
 }
 
 // fakeServer starts the in-process gofakes3 server and returns it with a

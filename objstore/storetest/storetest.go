@@ -12,7 +12,10 @@
 // The suite checks the contract written on [objstore.Store]: exact bytes
 // for every range at the edges, errors that wrap the right sentinels,
 // listing order and pagination, version pinning across overwrites, cut
-// bodies resumed without a wrong or missing byte, and cancelled contexts.
+// bodies resumed without a wrong or missing byte, cancelled contexts, and
+// writes: an [objstore.Writer] streaming in parts, aborted or cancelled at
+// random points (nothing published, no upload left open), and conditional
+// Puts (IfNotExist, IfMatch; of two racing writers exactly one wins).
 // For a store that is an [objstore.RequestCounter] it also checks the
 // counts of a scripted sequence of calls, step by step, and with
 // [Harness.ServerStats] that they equal the service's own.
@@ -64,6 +67,11 @@ type Harness struct {
 	// checks that the store's counts move exactly as the service's do, at
 	// every step. Nil checks the store's counts against the steps alone.
 	ServerStats func(t *testing.T) objstore.RequestStats
+	// OpenUploads, if not nil, returns the keys of the multipart uploads
+	// the service behind the store that t's New made holds open under
+	// the store's root, as the service lists them. The write cases then
+	// check that an aborted, cancelled or refused write leaves none.
+	OpenUploads func(t *testing.T) []string
 }
 
 // Bend says how the replies of Harness.Bend bend the rules.
@@ -104,6 +112,10 @@ func Run(t *testing.T, h Harness) {
 		{"CutBody", testCutBody},
 		{"BentReplies", testBentReplies},
 		{"RequestStats", testRequestStats},
+		{"Writer", testWriter},
+		{"WriterAbort", testWriterAbort},
+		{"ConditionalPut", testConditionalPut},
+		{"ConditionalRace", testConditionalRace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h) })
