@@ -1,52 +1,344 @@
 package tierfs
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 
+	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/objstore"
 )
 
-// spillSize is how much a writer buffers in memory before it moves the
-// data to a temporary file.
-const spillSize = 8 << 20
+// CreateOptions qualify [FS.CreateContext]. The zero value (and nil) is
+// what Create does: an unconditional write with the store's part size.
+type CreateOptions struct {
+	// ContentType is stored with the object where the store keeps one.
+	ContentType string
+	// Metadata is stored as the object's user metadata where the store
+	// keeps it (S3, OSS); names are ASCII letters, digits and '-'.
+	Metadata map[string]string
+
+	// IfMatch publishes the file only if the object's current version
+	// still has this ETag (checked by the store when the upload
+	// completes); IfNotExist only if no object has the name. A write that
+	// loses fails at Close with an error wrapping objstore.ErrChanged and
+	// publishes nothing. IfUnchanged does either with what CreateContext
+	// found: IfMatch of the version it resolved, or IfNotExist when the
+	// name was free, so that a writer never overwrites a version it did
+	// not see. At most one of the three may be set. OSS checks IfNotExist
+	// only (IfMatch fails with errors.ErrUnsupported); file:// checks
+	// them against writers in this process only.
+	IfMatch     objstore.Version
+	IfNotExist  bool
+	IfUnchanged bool
+
+	// Size, if not zero, is the exact number of bytes that will be
+	// written; the store sizes its parts for it (a larger or smaller
+	// write fails at Close with fs.ErrInvalid). Zero means unknown: S3
+	// parts then grow as the file does, so a file of up to 5 TiB fits in
+	// S3's 10,000 parts.
+	Size int64
+	// PartSize and Concurrency, if not zero, replace the store's part
+	// size and parts in flight for this write (S3, OSS). The upload holds
+	// at most Concurrency+1 parts in memory.
+	PartSize    int64
+	Concurrency int
+}
 
 // Create returns a writer for name, under a ReadWrite policy (otherwise an
-// error wrapping fs.ErrPermission). Nothing is visible in the store until
-// the writer's Close uploads it (in parts, for large files), and nothing
-// half-written is ever visible: a failed Close leaves the previous version.
-// After Close this process reads the new version at once, and the old
-// version's cached blocks are dropped. Large writes are buffered in a
-// temporary file (mode 0600) that Close removes.
+// error wrapping fs.ErrPermission): CreateContext with the FS's base
+// context and no options.
 func (fsys *FS) Create(name string) (io.WriteCloser, error) {
-	if err := fsys.check("create", name); err != nil {
+	return fsys.CreateContext(fsys.ctx, name, nil)
+}
+
+// CreateContext returns a Writer for name, under a ReadWrite policy
+// (otherwise an error wrapping fs.ErrPermission). The bytes stream to the
+// store as they are written (S3 and OSS: a multipart upload whose parts go
+// out while more arrive, Concurrency at once; file://: a temporary file
+// beside the target, renamed at Close), so memory stays within the
+// store's part buffers whatever the file's size.
+//
+// Nothing is visible before Close returns nil, and nothing half-written
+// ever is: Abort, or cancelling ctx before Close returns, publishes
+// nothing and aborts the multipart upload; a failed Close leaves the
+// previous version. After Close this process reads the new version at
+// once: the written bytes enter the cache tiers under it (0 origin GETs
+// to read them back while they fit), and the old version's blocks are
+// dropped.
+//
+// The name is checked at once: an invalid name fails with fs.ErrInvalid,
+// a name that is a directory with fs.ErrInvalid, a name with a parent
+// that is a file with fs.ErrExist, each in an *fs.PathError.
+func (fsys *FS) CreateContext(ctx context.Context, name string, opts *CreateOptions) (*Writer, error) {
+	const op = "create"
+	var o CreateOptions
+	if opts != nil {
+		o = *opts
+	}
+	old, err := fsys.checkWrite(ctx, op, name)
+	if err != nil {
+		return nil, err
+	}
+	popts := objstore.PutOptions{
+		Size: o.Size, ContentType: o.ContentType, Metadata: o.Metadata,
+		IfMatch: o.IfMatch, IfNotExist: o.IfNotExist, PartSize: o.PartSize, Concurrency: o.Concurrency,
+	}
+	if o.IfUnchanged {
+		if popts.Conditional() {
+			return nil, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("%w: IfUnchanged with IfMatch or IfNotExist", fs.ErrInvalid)}
+		}
+		if old != nil {
+			popts.IfMatch = objstore.Version{ETag: old.Version.ETag}
+			if old.Version.ETag == "" {
+				popts.IfMatch = old.Version
+			}
+		} else {
+			popts.IfNotExist = true
+		}
+	}
+	ow, err := objstore.NewWriter(ctx, fsys.store, name, popts)
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	w := &Writer{fsys: fsys, ctx: ctx, name: name, old: old, w: ow}
+	if fsys.blocks.Tiered() {
+		w.bs = fsys.blocks.BlockSize()
+		var id [12]byte
+		rand.Read(id[:])
+		w.pending = objstore.Object{Key: name, Size: 1 << 62, Version: objstore.Version{ETag: "tierfs-pending-" + hex.EncodeToString(id[:])}}
+	}
+	return w, nil
+}
+
+// checkWrite checks that name may be written: the policy, the name, and
+// what the store holds (not a directory; no parent a file). It returns
+// the object name holds now, if any.
+func (fsys *FS) checkWrite(ctx context.Context, op, name string) (*objstore.Object, error) {
+	if err := fsys.check(op, name); err != nil {
 		return nil, err
 	}
 	if !fsys.policy.Writable() {
-		return nil, &fs.PathError{Op: "create", Path: name, Err: fmt.Errorf("%w: the %v policy does not allow writes", fs.ErrPermission, fsys.policy)}
+		return nil, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("%w: the %v policy does not allow writes", fs.ErrPermission, fsys.policy)}
 	}
 	if name == "." || !objstore.ValidKey(name) {
-		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrInvalid}
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	e, _, err := fsys.resolve(fsys.ctx, "create", name, false)
+	e, _, err := fsys.resolve(ctx, op, name, false)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if e.Dir {
-		return nil, &fs.PathError{Op: "create", Path: name, Err: errIsDir}
+		return nil, &fs.PathError{Op: op, Path: name, Err: errIsDir}
 	}
-	w := &writer{fsys: fsys, ctx: fsys.ctx, name: name}
+	for dir := name; ; {
+		i := strings.LastIndexByte(dir, '/')
+		if i < 0 {
+			break
+		}
+		dir = dir[:i]
+		if pe, ok := fsys.meta.Lookup(dir); ok && pe.Dir {
+			break // a known directory's parents are directories too
+		}
+		if _, serr := fsys.store.Stat(ctx, dir); serr == nil {
+			return nil, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("%w: parent %q is a file", fs.ErrExist, dir)}
+		} else if !errors.Is(serr, fs.ErrNotExist) {
+			return nil, &fs.PathError{Op: op, Path: name, Err: serr}
+		}
+	}
 	if err == nil {
 		old := e.Object
-		w.old = &old
+		return &old, nil
 	}
-	return w, nil
+	return nil, nil
 }
+
+// Writer is a file being written, from [FS.CreateContext]. Write streams
+// its bytes to the store; Close publishes it; Abort (or cancelling the
+// context given to CreateContext) abandons it. A Writer is for one
+// goroutine, except Abort, which may be called from another to stop a
+// Write in progress.
+type Writer struct {
+	fsys *FS
+	ctx  context.Context
+	name string
+	old  *objstore.Object // the version replaced, if any
+	w    *objstore.Writer
+
+	// The written bytes bound for the tiers: each full block is offered
+	// to them under pending (a version no store has) as it is written,
+	// and moved under the new version at Close; cur holds the block being
+	// filled. bs is 0 without tiers.
+	bs      int64
+	pending objstore.Object
+	cur     []byte
+	blocks  atomic.Int64 // full blocks offered under pending; read by Abort
+	size    int64
+
+	mu     sync.Mutex // guards closed and err
+	closed bool
+	err    error // the first Close's or Abort's result
+}
+
+var _ io.WriteCloser = (*Writer)(nil)
+
+// Write writes p to the file. It blocks while the upload's part buffers
+// are full; after the upload failed, was aborted or ctx was cancelled, it
+// returns an error.
+func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if w.bs > 0 {
+		w.keep(p[:n])
+	}
+	w.size += int64(n)
+	if err != nil {
+		return n, &fs.PathError{Op: "write", Path: w.name, Err: err}
+	}
+	return n, nil
+}
+
+// keep collects written bytes into blocks and offers each full one to
+// the tiers under the pending version.
+func (w *Writer) keep(p []byte) {
+	for len(p) > 0 {
+		if w.cur == nil {
+			w.cur = make([]byte, 0, w.bs)
+		}
+		n := min(len(p), int(w.bs)-len(w.cur))
+		w.cur = append(w.cur, p[:n]...)
+		p = p[n:]
+		if int64(len(w.cur)) == w.bs {
+			w.fsys.blocks.Keep(w.ctx, w.pending, w.blocks.Load()*w.bs, w.cur)
+			w.blocks.Add(1)
+			w.cur = w.cur[:0]
+		}
+	}
+}
+
+// Close publishes the file and waits for the upload. nil means the store
+// holds the new version and this process reads it at once. A conditional
+// write that lost (CreateOptions.IfMatch, IfNotExist, IfUnchanged) fails
+// with an error wrapping objstore.ErrChanged. Close is idempotent: later
+// calls return the first call's result.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	w.err = w.close()
+	return w.err
+}
+
+func (w *Writer) close() error {
+	defer w.dropPending()
+	if w.fsys.isClosed() {
+		w.w.Abort()
+		return &fs.PathError{Op: "close", Path: w.name, Err: fs.ErrClosed}
+	}
+	if err := w.w.Close(); err != nil {
+		return &fs.PathError{Op: "close", Path: w.name, Err: err}
+	}
+	obj := w.w.Object()
+	w.fsys.meta.Written(w.name, obj)
+	if w.old != nil && w.old.Version != obj.Version {
+		if err := w.fsys.blocks.Drop(w.ctx, *w.old); err != nil {
+			w.fsys.log.Debug("tierfs: dropping blocks of a replaced file", "name", w.name, "err", err)
+		}
+	}
+	if w.bs > 0 && obj.Size == w.size {
+		w.moveBlocks(obj)
+	}
+	return nil
+}
+
+// moveBlocks offers the written blocks to the tiers under obj, the new
+// version: each full block from the tier that still holds it under the
+// pending version, the last one from memory. A block a tier dropped
+// meanwhile is not offered; reading it costs an origin GET.
+func (w *Writer) moveBlocks(obj objstore.Object) {
+	ctx := context.WithoutCancel(w.ctx)
+	var buf []byte
+	n := w.blocks.Load()
+	for idx := int64(0); idx < n; idx++ {
+		key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, idx)
+		for _, t := range w.fsys.tiers {
+			if buf == nil {
+				buf = make([]byte, w.bs)
+			}
+			n, err := t.ReadAt(ctx, key, buf, 0)
+			if int64(n) == w.bs && (err == nil || err == io.EOF) {
+				// Keep copies buf.
+				w.fsys.blocks.Keep(ctx, obj, idx*w.bs, buf)
+				break
+			}
+		}
+		if idx%8 == 7 {
+			// The disk tier writes behind, and drops what finds its
+			// queue full: let it catch up.
+			flushTiers(ctx, w.fsys.tiers)
+		}
+	}
+	if len(w.cur) > 0 {
+		w.fsys.blocks.Keep(ctx, obj, n*w.bs, w.cur)
+	}
+	// Read-your-writes from the first read on: the disk tier has written
+	// the blocks, the memory tier has admitted them.
+	flushTiers(ctx, w.fsys.tiers)
+	for _, t := range w.fsys.tiers {
+		if a, ok := t.(interface{ Wait() }); ok {
+			a.Wait()
+		}
+	}
+}
+
+// dropPending removes the blocks offered under the pending version. A
+// block a Write in another goroutine offers after it (a Write racing
+// Abort) stays until the tier evicts it: no reader can ask for it.
+func (w *Writer) dropPending() {
+	if w.bs == 0 {
+		return
+	}
+	ctx := context.WithoutCancel(w.ctx)
+	n := w.blocks.Load()
+	for idx := int64(0); idx < n; idx++ {
+		key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, idx)
+		for _, t := range w.fsys.tiers {
+			t.Delete(ctx, key)
+		}
+	}
+}
+
+// Abort abandons the file: nothing is published, the multipart upload is
+// aborted (it has been when Abort returns), and a Write in progress in
+// another goroutine returns an error. Abort after Abort returns nil;
+// Abort after Close does nothing and returns an error wrapping
+// fs.ErrClosed (Close's result says whether the file was published).
+func (w *Writer) Abort() error {
+	if err := w.w.Abort(); err != nil {
+		return &fs.PathError{Op: "abort", Path: w.name, Err: err}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		w.err = &fs.PathError{Op: "close", Path: w.name, Err: objstore.ErrAborted}
+		w.dropPending()
+	}
+	return nil
+}
+
+// Object returns the stored object after a successful Close, and the
+// zero Object otherwise.
+func (w *Writer) Object() objstore.Object { return w.w.Object() }
 
 // Remove removes the named file, under a ReadWrite policy (otherwise an
 // error wrapping fs.ErrPermission). Directories are prefixes: they go
@@ -65,107 +357,17 @@ func (fsys *FS) Remove(name string) error {
 	if e.Dir {
 		return &fs.PathError{Op: "remove", Path: name, Err: errIsDir}
 	}
-	if err := fsys.store.Delete(fsys.ctx, name); err != nil {
-		return &fs.PathError{Op: "remove", Path: name, Err: err}
-	}
-	fsys.meta.Removed(name)
-	if err := fsys.blocks.Drop(fsys.ctx, e.Object); err != nil {
-		fsys.log.Debug("tierfs: dropping blocks of a removed file", "name", name, "err", err)
-	}
-	return nil
+	return fsys.removeObject(fsys.ctx, "remove", e.Object)
 }
 
-// writer buffers a file and uploads it on Close.
-type writer struct {
-	fsys *FS
-	ctx  context.Context
-	name string
-	old  *objstore.Object // the version replaced, if known
-
-	buf    bytes.Buffer
-	tmp    *os.File // after spilling
-	size   int64
-	err    error // sticky
-	closed bool
-}
-
-func (w *writer) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, &fs.PathError{Op: "write", Path: w.name, Err: fs.ErrClosed}
+// removeObject deletes obj and forgets it.
+func (fsys *FS) removeObject(ctx context.Context, op string, obj objstore.Object) error {
+	if err := fsys.store.Delete(ctx, obj.Key); err != nil {
+		return &fs.PathError{Op: op, Path: obj.Key, Err: err}
 	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.tmp == nil && w.buf.Len()+len(p) > spillSize {
-		if w.err = w.spill(); w.err != nil {
-			return 0, w.err
-		}
-	}
-	var n int
-	var err error
-	if w.tmp != nil {
-		n, err = w.tmp.Write(p)
-	} else {
-		n, err = w.buf.Write(p)
-	}
-	w.size += int64(n)
-	if err != nil {
-		w.err = &fs.PathError{Op: "write", Path: w.name, Err: err}
-		return n, w.err
-	}
-	return n, nil
-}
-
-func (w *writer) spill() error {
-	f, err := os.CreateTemp("", "tierfs-write-*")
-	if err != nil {
-		return &fs.PathError{Op: "write", Path: w.name, Err: err}
-	}
-	if _, err := f.Write(w.buf.Bytes()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return &fs.PathError{Op: "write", Path: w.name, Err: err}
-	}
-	w.buf = bytes.Buffer{}
-	w.tmp = f
-	return nil
-}
-
-// Close uploads the file. It is idempotent; the first call's result is
-// the one that counts.
-func (w *writer) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	if w.tmp != nil {
-		defer func() {
-			w.tmp.Close()
-			os.Remove(w.tmp.Name())
-		}()
-	}
-	if w.err != nil {
-		return w.err
-	}
-	if w.fsys.isClosed() {
-		return &fs.PathError{Op: "close", Path: w.name, Err: fs.ErrClosed}
-	}
-	var body io.Reader = &w.buf
-	if w.tmp != nil {
-		if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
-			return &fs.PathError{Op: "close", Path: w.name, Err: err}
-		}
-		body = w.tmp
-	}
-	obj, err := w.fsys.store.Put(w.ctx, w.name, body, objstore.PutOptions{Size: w.size})
-	if err != nil {
-		return &fs.PathError{Op: "close", Path: w.name, Err: err}
-	}
-	w.fsys.meta.Written(w.name, obj)
-	if w.old != nil && w.old.Version != obj.Version {
-		if err := w.fsys.blocks.Drop(w.ctx, *w.old); err != nil {
-			w.fsys.log.Debug("tierfs: dropping blocks of a replaced file", "name", w.name, "err", err)
-		}
+	fsys.meta.Removed(obj.Key)
+	if err := fsys.blocks.Drop(ctx, obj); err != nil {
+		fsys.log.Debug("tierfs: dropping blocks of a removed file", "name", obj.Key, "err", err)
 	}
 	return nil
 }
