@@ -119,14 +119,11 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
-// writeToChunk is the most WriteTo asks of the readahead at once: the
-// size of its buffer for bytes that are not in a held block.
-const writeToChunk = 1 << 20
-
-// WriteTo writes the rest of the file from the file offset to w. Bytes of
-// blocks the readahead holds (a cold stream's) are written from the
-// cache's own buffers, with no copy; the others go through one buffer of
-// at most 1 MiB.
+// WriteTo writes the rest of the file from the file offset to w, a block
+// at a time (a reader that reads to the end: readahead loads whole blocks
+// from its first read on, through the peers when there are). Bytes of
+// blocks the readahead holds are written from the cache's own buffers,
+// with no copy; the others go through one buffer of at most a block.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -134,7 +131,7 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	bs := f.fsys.blocks.BlockSize()
-	buf := make([]byte, min(writeToChunk, max(f.obj.Size-f.off, 0)))
+	buf := make([]byte, min(bs, max(f.obj.Size-f.off, 0)))
 	var total int64
 	for f.off < f.obj.Size {
 		// Up to the next block boundary, so each call is within a block.

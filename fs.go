@@ -31,16 +31,17 @@ import (
 // slash-separated keys relative to the store's root; directories are
 // prefixes. FS is safe for concurrent use.
 type FS struct {
-	store    objstore.Store
-	ownStore bool // Open made the store, so Close closes it
-	blocks   *cache.Blocks
-	pf       *prefetch.Prefetcher
-	tiers    []tier.Tier
-	meta     *consistency.Meta
-	policy   consistency.Policy
-	log      *slog.Logger
-	opts     options
-	peer     *peer.Member // nil without WithPeers
+	store      objstore.Store
+	ownStore   bool // Open made the store, so Close closes it
+	blocks     *cache.Blocks
+	pf         *prefetch.Prefetcher
+	tiers      []tier.Tier
+	meta       *consistency.Meta
+	policy     consistency.Policy
+	log        *slog.Logger
+	opts       options
+	peer       *peer.Member // nil without WithPeers
+	unregister func()       // removes the metrics collector (WithMetrics), or nil
 
 	ctx    context.Context // base context of the fs.FS methods
 	cancel context.CancelFunc
@@ -83,6 +84,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*FS, error) {
 	return fsys, nil
 }
 
+// onceFraction: an object streamed once enters the memory tier on its
+// first pass if it is at most this fraction of the tier (see cache's
+// admit.go), on its second otherwise.
+const onceFraction = 8
+
 // New returns an FS over store. The caller keeps ownership of store: Close
 // does not close it.
 func New(store objstore.Store, opts ...Option) (*FS, error) {
@@ -124,8 +130,10 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 	}
 	ccfg := cache.Config{Store: store, StoreID: o.storeID, Tiers: tiers, BlockSize: o.blockSize, Logger: log, Budget: budget}
 	if len(tiers) > 0 && o.memBytes != 0 {
-		// The memory tier: a stream's blocks enter it on a second pass.
+		// The memory tier: the blocks of an object over an eighth of it
+		// that a stream reads enter it on a second pass.
 		ccfg.OnceTiers = 1
+		ccfg.OnceMinSize = tiers[0].Stats().Capacity / onceFraction
 	}
 	if member != nil {
 		// The cache reads the origin through the member, which caps the
@@ -160,6 +168,14 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 	}
 	if rc, ok := store.(objstore.RequestCounter); ok {
 		fsys.reqBase = rc.RequestStats()
+	}
+	if o.metrics != nil {
+		unregister, err := registerMetrics(fsys, o.metrics, o.storeID)
+		if err != nil {
+			fsys.Close()
+			return nil, err
+		}
+		fsys.unregister = unregister
 	}
 	return fsys, nil
 }
@@ -234,6 +250,9 @@ func (fsys *FS) Close() error {
 	fsys.closed = true
 	fsys.mu.Unlock()
 	fsys.cancel()
+	if fsys.unregister != nil {
+		fsys.unregister()
+	}
 	var errs []error
 	if fsys.peer != nil {
 		// The ring first: the others stop asking this member for blocks,
@@ -428,6 +447,8 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errIsDir}
 	}
 	size := e.Object.Size
+	// The first bytes the open fetched go to the caller as they came.
+	fsys.blocks.ServedFromOrigin(int64(len(head)))
 	if int64(len(head)) == size {
 		return head, nil
 	}

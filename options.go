@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tierfs/tierfs/consistency"
 	"github.com/tierfs/tierfs/peer"
 	"github.com/tierfs/tierfs/prefetch"
@@ -28,6 +29,7 @@ type options struct {
 	warmWorkers int
 	readahead   prefetch.Config
 	peers       *peer.Config // nil: no peers
+	metrics     prometheus.Registerer
 }
 
 func defaultOptions() options {

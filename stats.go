@@ -28,7 +28,7 @@ type Stats struct {
 	// readers that came from peers and from the origin; with each
 	// tier's BytesServed, they sum to the bytes readers were given from
 	// the cache. Bytes Open fetched are served from the tier that keeps
-	// them.
+	// them, or from the origin when ReadFile returns them as they came.
 	PeerBytesServed, OriginBytesServed int64
 	// OriginFetches counts the ranged reads the cache asked the store for
 	// (a block, or the bytes of a sparse read); OriginErrors those that
@@ -43,9 +43,10 @@ type Stats struct {
 	LoadsInFlight int64
 	// AdmitDeferred counts blocks a sequential stream loaded that the
 	// memory tier was not offered, since they had not been loaded before:
-	// a stream's blocks enter memory on a second pass (a disk tier keeps
-	// them from the first), so a one-shot read neither flushes the memory
-	// tier nor holds the object.
+	// the blocks of an object over an eighth of the memory tier enter it
+	// on a second pass (a disk tier keeps them from the first), so a
+	// one-shot read of a large object neither flushes the memory tier nor
+	// holds the object.
 	AdmitDeferred int64
 	// BuffersMade counts the block buffers the cache allocated for
 	// loads; BuffersReused the loads that took the buffer of an earlier

@@ -6,14 +6,15 @@ import (
 	"sync/atomic"
 )
 
-// Streamed once: a block a sequential stream loads (LoadOptions.Once) is
-// kept by the memory tiers (the first Config.OnceTiers) only when it was
-// loaded before, so a
-// one-shot scan of an object larger than memory, or of one a process reads
-// once (a model loaded at start), neither flushes the memory tier nor holds
-// the object: the lower tiers (disk) keep it as always, and a second pass
-// finds it there, or, without a disk tier, fetches it again and then keeps
-// it. A block this member of a peer ring owns is kept at once: the ring
+// Streamed once: a block a sequential stream loads (LoadOptions.Once) of
+// an object of at least Config.OnceMinSize bytes (the FS sets an eighth of
+// the memory tier) is kept by the memory tiers (the first
+// Config.OnceTiers) only when it was loaded before, so a one-shot scan of
+// a large object, such as a model a process loads once at start, neither
+// flushes the memory tier nor holds the object: the lower tiers (disk)
+// keep it as always, and a second pass finds it there, or, without a disk
+// tier, fetches it again and then keeps it. Smaller objects are kept at
+// once, subject to the tier's own admission (TinyLFU in the memory tier). A block this member of a peer ring owns is kept at once: the ring
 // will ask for it. This is the doorkeeper of TinyLFU-style admission, applied before the
 // tier's own: a key must have been seen once to be admitted.
 

@@ -44,6 +44,11 @@ type Config struct {
 	// loaded with LoadOptions.Once is not offered unless it was loaded
 	// before (see admit.go). Zero means none: Once changes nothing.
 	OnceTiers int
+	// OnceMinSize is the smallest object whose blocks LoadOptions.Once
+	// keeps out of the OnceTiers on their first load: a one-shot scan of
+	// a small object costs the memory tier little, and a reader reading
+	// it again expects it cached. Zero means every object.
+	OnceMinSize int64
 	// Peers, if not nil, is asked for a block after the tiers and before
 	// the origin. See [Peers].
 	Peers Peers
@@ -107,6 +112,7 @@ type Blocks struct {
 	promoter  *promoter
 	seen      *doorkeeper // blocks loaded before (LoadOptions.Once)
 	onceTiers int
+	onceMin   int64      // Config.OnceMinSize
 	buffers   bufferPool // full-block buffers no tier kept
 
 	stats  counters
@@ -173,7 +179,7 @@ func New(cfg Config) (*Blocks, error) {
 		stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
 	}
 	b.extents = newExtents(cfg.MaxExtents, b.deleteExtent)
-	b.seen, b.onceTiers = newDoorkeeper(), cfg.OnceTiers
+	b.seen, b.onceTiers, b.onceMin = newDoorkeeper(), cfg.OnceTiers, cfg.OnceMinSize
 	b.buffers.size = cfg.BlockSize
 	b.stats.init(len(cfg.Tiers))
 	if len(cfg.Tiers) > 1 {
@@ -244,9 +250,10 @@ type LoadOptions struct {
 	// as served.
 	Local bool
 	// Once says the block is likely read once (a sequential stream's):
-	// the first tier keeps it only if it was loaded before, so a one-shot
-	// scan does not flush it (see admit.go); lower tiers keep it as
-	// always. A read that is not Once joining the load lifts it.
+	// if its object has at least Config.OnceMinSize bytes, the first
+	// tiers (Config.OnceTiers) keep it only if it was loaded before, so a
+	// one-shot scan does not flush them (see admit.go); lower tiers keep
+	// it as always. A read that is not Once joining the load lifts it.
 	Once bool
 }
 

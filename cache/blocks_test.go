@@ -615,4 +615,22 @@ func TestOnceAdmitsOnSecondLoad(t *testing.T) {
 	if _, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{mem}, OnceTiers: 2}); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("OnceTiers past the tiers: %v", err)
 	}
+
+	// An object under OnceMinSize is kept by the memory tier at once.
+	mem2, disk2 := newMapTier(), newMapTier()
+	small, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{mem2, disk2}, OnceTiers: 1, OnceMinSize: obj.Size + 1, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	h, err := small.Load(t.Context(), obj, 0, cache.LoadOptions{Once: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.Done()
+	h.Release()
+	small.Wait()
+	if mem2.len() != 1 || disk2.len() != 1 || small.Stats().AdmitDeferred != 0 {
+		t.Errorf("an object under OnceMinSize: memory %d, disk %d blocks, %d deferred; want 1, 1, 0", mem2.len(), disk2.len(), small.Stats().AdmitDeferred)
+	}
 }

@@ -58,7 +58,7 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 		return nil, fmt.Errorf("cache: fetch %q: %w", obj.Key, fs.ErrClosed)
 	}
 	f := newFlight(key, b.buffers.get(length))
-	f.refs, f.reserved, f.keep, f.once = 1, reserved, demand, opts.Once
+	f.refs, f.reserved, f.keep, f.once = 1, reserved, demand, opts.Once && obj.Size >= b.onceMin
 	// The load is detached from ctx; unref cancels it with errAbandoned
 	// when nobody wants it any more, Close with errClosing.
 	actx, abandon := context.WithCancelCause(context.WithoutCancel(ctx))

@@ -262,6 +262,14 @@ func (b *Blocks) aheadRoom(obj objstore.Object, end, ahead int64) int64 {
 	return max(stop-end, 0)
 }
 
+// ServedFromOrigin counts n bytes that the caller fetched from the origin
+// itself and gave to a reader without the cache (FS.ReadFile returns the
+// first bytes its open fetched) as served from the origin, so that the
+// bytes served by source add up to the bytes readers were given.
+func (b *Blocks) ServedFromOrigin(n int64) {
+	b.stats.served[b.srcOrigin()].Add(n)
+}
+
 // Keep offers bytes of obj at off that the caller fetched from the origin
 // itself (as FS.Open does with a file's first bytes) to the cache: each
 // whole block they cover is offered to the tiers as a block, and each part

@@ -25,13 +25,6 @@ func TestMain(m *testing.M) {
 // a small model: it exits 0, every member reads exact bytes, and the
 // origin sends the model about once.
 func TestFleet(t *testing.T) {
-	// Since a46e39a, File.WriteTo reads 1 MiB at a time, so io.Copy makes
-	// a young stream whose first ~3 MiB per member are sparse reads, which
-	// the cache sends to the origin, not the ring: 1.28 here, 1.33 for the
-	// default 64 MiB model, 1.09 in scenario 7c at 256 MiB (1.00 before).
-	// The fix is in prefetch or cache (sparse reads asking the owner); delete
-	// this skip with it.
-	t.Skip("origin bytes ÷ model size is 1.28 (goal ≤ 1.05) since File.WriteTo reads 1 MiB at a time: a young stream's sparse reads go around the ring")
 	cmd := exec.Command(os.Args[0], "-n", "4", "-size", "32MiB", "-latency", "5ms", "-bandwidth", "200MB")
 	cmd.Env = append(os.Environ(), "TIERFS_FLEET_MAIN=1")
 	var out bytes.Buffer
