@@ -58,8 +58,11 @@
 //
 // The kernel offers no netem here, so shaping is done in Go: a first-byte
 // latency before every response, and bandwidth caps per connection and over
-// all connections, as token buckets on the accepted net.Conns' writes.
-// SetShaping changes them at any time, for the next writes too.
+// all connections, as token buckets on the accepted net.Conns' writes, and
+// (Shaping.UpConnBandwidth, UpTotalBandwidth) on their reads, so uploads
+// cross an emulated link too. SetShaping changes them at any time, for the
+// next writes too. OpenUploads lists the multipart uploads a bucket holds
+// open, for tests that check an aborted write left none.
 //
 // # Lifetime
 //

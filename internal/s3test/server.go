@@ -47,10 +47,15 @@ type Shaping struct {
 	// TotalBandwidth caps what the server writes over all connections
 	// together, in bytes/s (0 = no cap).
 	TotalBandwidth int64
+	// UpConnBandwidth and UpTotalBandwidth cap what the server reads
+	// (uploads: request bodies) on each connection and over all of them,
+	// in bytes/s (0 = no cap); see upload.go.
+	UpConnBandwidth  int64
+	UpTotalBandwidth int64
 }
 
 func (sh Shaping) validate() error {
-	if sh.Latency < 0 || sh.ConnBandwidth < 0 || sh.TotalBandwidth < 0 {
+	if sh.Latency < 0 || sh.ConnBandwidth < 0 || sh.TotalBandwidth < 0 || sh.UpConnBandwidth < 0 || sh.UpTotalBandwidth < 0 {
 		return fmt.Errorf("s3test: negative shaping %+v", sh)
 	}
 	return nil
@@ -90,9 +95,10 @@ type Server struct {
 
 	// shapeMu guards shaping. totalLimiter is safe for concurrent use and is
 	// reconfigured under shapeMu.
-	shapeMu      sync.Mutex
-	shaping      Shaping
-	totalLimiter *rate.Limiter
+	shapeMu        sync.Mutex
+	shaping        Shaping
+	totalLimiter   *rate.Limiter
+	upTotalLimiter *rate.Limiter // the same for reads; see upload.go
 
 	throttleWaits atomic.Int64 // writes that had to wait for a bandwidth limiter
 
@@ -107,12 +113,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		done:         make(chan struct{}),
-		conns:        make(map[*conn]struct{}),
-		stats:        make(map[objectID]*ObjectStats),
-		buckets:      make(map[string]*ObjectStats),
-		mpETags:      make(map[objectID]mpETag),
-		totalLimiter: rate.NewLimiter(rate.Inf, 0),
+		done:           make(chan struct{}),
+		conns:          make(map[*conn]struct{}),
+		stats:          make(map[objectID]*ObjectStats),
+		buckets:        make(map[string]*ObjectStats),
+		mpETags:        make(map[objectID]mpETag),
+		totalLimiter:   rate.NewLimiter(rate.Inf, 0),
+		upTotalLimiter: rate.NewLimiter(rate.Inf, 0),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Upstream != "" {
@@ -302,6 +309,8 @@ func (s *Server) SetShaping(sh Shaping) {
 	sh.Latency = max(sh.Latency, 0)
 	sh.ConnBandwidth = max(sh.ConnBandwidth, 0)
 	sh.TotalBandwidth = max(sh.TotalBandwidth, 0)
+	sh.UpConnBandwidth = max(sh.UpConnBandwidth, 0)
+	sh.UpTotalBandwidth = max(sh.UpTotalBandwidth, 0)
 	s.setShaping(sh)
 }
 
@@ -310,6 +319,7 @@ func (s *Server) setShaping(sh Shaping) {
 	defer s.shapeMu.Unlock()
 	s.shaping = sh
 	setLimit(s.totalLimiter, sh.TotalBandwidth)
+	setLimit(s.upTotalLimiter, sh.UpTotalBandwidth)
 }
 
 func (s *Server) currentShaping() Shaping {

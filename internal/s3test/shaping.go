@@ -61,7 +61,7 @@ func (s *Server) track(c net.Conn) *conn {
 	if s.closed {
 		return nil
 	}
-	sc := &conn{Conn: c, s: s, lim: rate.NewLimiter(rate.Inf, 0)}
+	sc := &conn{Conn: c, s: s, lim: rate.NewLimiter(rate.Inf, 0), rlim: rate.NewLimiter(rate.Inf, 0)}
 	sc.ctx, sc.cancel = context.WithCancel(s.ctx)
 	s.conns[sc] = struct{}{}
 	s.wg.Add(1)
@@ -79,6 +79,11 @@ type conn struct {
 	wmu sync.Mutex
 	lim *rate.Limiter // per-connection cap
 	bw  int64         // cap lim is set to
+
+	// rmu serializes reads and guards rlim's configuration and rbw.
+	rmu  sync.Mutex
+	rlim *rate.Limiter // per-connection cap on reads
+	rbw  int64
 
 	closeOnce sync.Once
 	closeErr  error
