@@ -4,6 +4,8 @@
 // version pinning so that no read ever mixes two versions of an object.
 // It all runs in the calling process: no FUSE mount, no sidecar.
 //
+//	import _ "github.com/tierfs/tierfs/objstore/s3store" // registers s3://
+//
 //	fsys, err := tierfs.Open(ctx, "s3://bucket/datasets/imagenet?region=us-east-1",
 //		tierfs.WithMemoryCache(8<<30),
 //		tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{"/mnt/nvme0", "/mnt/nvme1"}, Quota: 200 << 30}),

@@ -17,10 +17,8 @@ import (
 	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/consistency"
 	"github.com/tierfs/tierfs/objstore"
-	_ "github.com/tierfs/tierfs/objstore/filestore" // registers file://
-	_ "github.com/tierfs/tierfs/objstore/memstore"  // registers mem://
-	_ "github.com/tierfs/tierfs/objstore/ossstore"  // registers oss://
-	_ "github.com/tierfs/tierfs/objstore/s3store"   // registers s3://
+	_ "github.com/tierfs/tierfs/objstore/filestore" // registers file:// (standard library only)
+	_ "github.com/tierfs/tierfs/objstore/memstore"  // registers mem:// (standard library only)
 	"github.com/tierfs/tierfs/peer"
 	"github.com/tierfs/tierfs/prefetch"
 	"github.com/tierfs/tierfs/tier"
@@ -63,7 +61,10 @@ var (
 )
 
 // Open opens the store named by rawURL (s3://, oss://, file://, mem://;
-// see package objstore) and returns an FS over it. ctx governs opening;
+// see package objstore) and returns an FS over it. file:// and mem:// are
+// always registered; s3:// and oss:// are registered by importing their
+// backend (objstore/s3store, objstore/ossstore) or package all, so a
+// program links only the SDKs it uses. ctx governs opening;
 // the FS's own operations run under WithBaseContext's context or, by
 // default, ctx without its cancellation.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*FS, error) {

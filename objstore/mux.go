@@ -73,10 +73,23 @@ func (m *URLMux) Open(ctx context.Context, rawURL string) (Store, error) {
 	o := m.openers[u.Scheme]
 	m.mu.RUnlock()
 	if o == nil {
-		return nil, fmt.Errorf("objstore: open %s: %w: unknown scheme %q (registered: %s)",
-			Redact(u), fs.ErrInvalid, u.Scheme, strings.Join(m.Schemes(), ", "))
+		hint := ""
+		if pkg, ok := backends[u.Scheme]; ok {
+			hint = fmt.Sprintf("; import _ %q (or github.com/tierfs/tierfs/all) to register it", pkg)
+		}
+		return nil, fmt.Errorf("objstore: open %s: %w: unknown scheme %q (registered: %s)%s",
+			Redact(u), fs.ErrInvalid, u.Scheme, strings.Join(m.Schemes(), ", "), hint)
 	}
 	return o.OpenStoreURL(ctx, u)
+}
+
+// backends are the packages of this module that register each scheme,
+// named in the error for a scheme not registered.
+var backends = map[string]string{
+	"s3":   "github.com/tierfs/tierfs/objstore/s3store",
+	"oss":  "github.com/tierfs/tierfs/objstore/ossstore",
+	"file": "github.com/tierfs/tierfs/objstore/filestore",
+	"mem":  "github.com/tierfs/tierfs/objstore/memstore",
 }
 
 // ParseURL parses a store URL. It requires a scheme, rejects user

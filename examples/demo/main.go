@@ -27,6 +27,7 @@ import (
 	"github.com/tierfs/tierfs"
 	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
+	_ "github.com/tierfs/tierfs/objstore/s3store" // registers s3://
 	"github.com/tierfs/tierfs/tier"
 )
 

@@ -35,6 +35,7 @@ import (
 
 	"github.com/tierfs/tierfs"
 	"github.com/tierfs/tierfs/internal/s3test"
+	_ "github.com/tierfs/tierfs/objstore/s3store" // registers s3://
 	"github.com/tierfs/tierfs/peer"
 )
 
