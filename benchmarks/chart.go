@@ -1,18 +1,19 @@
 package main
 
 import (
-	"image"
-	"image/color"
-	"image/draw"
-	"image/png"
+	"fmt"
+	"html"
 	"io"
+	"strings"
 )
 
-// drawChart draws the throughput rows (MB/s, and files/s for small files)
-// as horizontal bars, one group
-// per scenario, each group scaled to its own largest bar (the value is
-// printed beside every bar): tierfs in blue, baselines in orange, the
-// emulated link's limit in grey.
+// drawChart writes the throughput rows (MB/s, and files/s for small files)
+// as an SVG of horizontal bars, one group per scenario, each group scaled
+// to its own largest bar, with the value beside every bar: tierfs in blue,
+// baselines in orange, the emulated link's limit in grey. A figure
+// measured over several runs (-count) has a whisker from its lowest to
+// its highest value. The text is real text: a viewer selects, searches
+// and scales it.
 func drawChart(w io.Writer, r *results) error {
 	type group struct {
 		name string
@@ -29,57 +30,67 @@ func drawChart(w io.Writer, r *results) error {
 		groups[len(groups)-1].rows = append(groups[len(groups)-1].rows, x)
 	}
 	const (
-		width   = 1600
-		margin  = 16
-		labelW  = 820
-		barW    = 560
-		rowH    = 24
-		headH   = 34
-		titleH  = 56
-		barH    = 16
-		valueX0 = margin + labelW + barW + 10
+		width  = 1400
+		margin = 16
+		labelW = 700
+		barW   = 520
+		rowH   = 22
+		headH  = 34
+		titleH = 48
+		barH   = 14
 	)
 	height := titleH + margin
 	for _, g := range groups {
 		height += headH + len(g.rows)*rowH
 	}
-	img := image.NewRGBA(image.Rect(0, 0, width, height))
-	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	ink := color.RGBA{0x20, 0x20, 0x20, 0xff}
-	colors := map[role]color.RGBA{
-		roleTierfs:   {0x1f, 0x77, 0xb4, 0xff},
-		roleBaseline: {0xff, 0x7f, 0x0e, 0xff},
-		roleLink:     {0xa0, 0xa0, 0xa0, 0xff},
+	colors := map[role]string{roleTierfs: "#1f77b4", roleBaseline: "#ff7f0e", roleLink: "#a0a0a0"}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="13">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	title := "tierfs vs baselines: throughput in MB/s unless marked (bars scaled per scenario)"
+	if n := r.Config["count"]; n != "" && n != "1" {
+		title += "; median of " + n + " runs, whiskers from lowest to highest"
 	}
-	drawText(img, margin, margin, "tierfs vs baselines, throughput in MB/s unless marked (bars scaled per scenario)", ink)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="16" font-weight="bold">%s</text>`+"\n", margin, margin+16, html.EscapeString(title))
 	y := titleH
 	for _, g := range groups {
-		drawText(img, margin, y+12, g.name, ink)
-		draw.Draw(img, image.Rect(margin, y+headH-4, width-margin, y+headH-3), image.NewUniform(color.RGBA{0xd0, 0xd0, 0xd0, 0xff}), image.Point{}, draw.Src)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", margin, y+18, html.EscapeString(g.name))
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#d0d0d0"/>`+"\n", margin, y+headH-4, width-margin, y+headH-4)
 		y += headH
 		top := 0.0
 		for _, x := range g.rows {
-			top = max(top, x.Value)
+			top = max(top, x.Value, x.Max)
 		}
+		scale := func(v float64) float64 { return float64(barW) * v / top }
 		for _, x := range g.rows {
-			label := []rune(x.Name)
-			if textWidth(string(label)) > labelW-10 {
-				for len(label) > 0 && textWidth(string(label)+"...") > labelW-10 {
-					label = label[:len(label)-1]
-				}
-				label = append(label, []rune("...")...)
+			mid := y + rowH/2
+			fit := "" // a long name is squeezed to the label column
+			if approxWidth(x.Name) > labelW-10 {
+				fit = fmt.Sprintf(` textLength="%d" lengthAdjust="spacingAndGlyphs"`, labelW-10)
 			}
-			drawText(img, margin, y+(rowH-textHeight)/2, string(label), ink)
-			n := int(float64(barW) * x.Value / top)
-			c := colors[x.Role]
-			draw.Draw(img, image.Rect(margin+labelW, y+(rowH-barH)/2, margin+labelW+max(n, 1), y+(rowH+barH)/2), image.NewUniform(c), image.Point{}, draw.Src)
+			fmt.Fprintf(&b, `<text x="%d" y="%d" dominant-baseline="middle"%s>%s</text>`+"\n", margin, mid, fit, html.EscapeString(x.Name))
+			x0 := margin + labelW
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`+"\n",
+				x0, mid-barH/2, max(scale(x.Value), 1), barH, colors[x.Role], html.EscapeString(x.value()))
+			end := scale(x.Value)
+			if x.Runs > 1 {
+				lo, hi := float64(x0)+scale(x.Min), float64(x0)+scale(x.Max)
+				fmt.Fprintf(&b, `<path d="M%.1f %d H%.1f M%.1f %d V%d M%.1f %d V%d" stroke="#202020" fill="none"/>`+"\n",
+					lo, mid, hi, lo, mid-4, mid+4, hi, mid-4, mid+4)
+				end = max(end, scale(x.Max))
+			}
 			v := num(x.Value)
 			if x.Unit != "MB/s" {
 				v += " " + x.Unit
 			}
-			drawText(img, valueX0, y+(rowH-textHeight)/2, v, ink)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" dominant-baseline="middle">%s</text>`+"\n", float64(x0)+end+8, mid, html.EscapeString(v))
 			y += rowH
 		}
 	}
-	return png.Encode(w, img)
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }
+
+// approxWidth is about how wide s is at 13 px in a sans-serif face.
+func approxWidth(s string) int { return 7 * len([]rune(s)) }

@@ -4,7 +4,7 @@
 // bandwidth caps per connection and in total), measures tierfs beside
 // baselines in the same run (single-stream GetObject with the plain SDK,
 // the AWS SDK's transfer manager, the emulated link's limit), and writes a
-// Markdown table, JSON and a PNG chart.
+// Markdown table, JSON and an SVG chart.
 //
 //	go run ./benchmarks                      # every scenario, defaults
 //	go run ./benchmarks -size 256MiB -scenarios 1,3
@@ -49,6 +49,7 @@ type config struct {
 	tm          string // "auto", "off" or a built tmbaseline binary
 	tmRefs      bool   // also run the transfer manager at its default concurrency with ranges
 	seed        uint64
+	count       int // runs of each scenario; figures are their medians
 }
 
 func main() {
@@ -81,10 +82,11 @@ func parseFlags(args []string) (config, error) {
 	fl.IntVar(&c.handles, "handles", 256, "open handles in scenario 6")
 	fl.StringVar(&budget, "budget", "512MiB", "readahead memory budget in scenario 6")
 	fl.StringVar(&scen, "scenarios", "1,2,3,4,5,6,7", "scenarios to run, comma-separated")
-	fl.StringVar(&c.out, "out", "", "directory for results.md, results.json and results.png (default: benchmarks/results)")
+	fl.StringVar(&c.out, "out", "", "directory for results.md, results.json and results.svg (default: benchmarks/results)")
 	fl.StringVar(&c.tm, "tm", "auto", "transfer-manager baseline: auto (build benchmarks/tmbaseline), off, or the path of a built binary")
 	fl.BoolVar(&c.tmRefs, "tm-refs", false, "also run the transfer manager at its default concurrency with 8 MiB ranges in scenario 1 (references, about a minute more)")
 	fl.Uint64Var(&c.seed, "seed", 1, "seed of the data and of the random patterns")
+	fl.IntVar(&c.count, "count", 1, "runs of every scenario: each figure is their median, with the lowest and highest beside it")
 	if err := fl.Parse(args); err != nil {
 		return c, err
 	}
@@ -107,8 +109,8 @@ func parseFlags(args []string) (config, error) {
 	if c.size < 16<<20 {
 		return c, fmt.Errorf("-size: %d is under 16 MiB", c.size)
 	}
-	if c.linkConns < 1 || c.files < 1 || c.randomReads < 1 || c.handles < 1 || c.wideConc < 1 {
-		return c, fmt.Errorf("-link-conns, -files, -random-reads, -handles and -wide-concurrency must be at least 1")
+	if c.linkConns < 1 || c.files < 1 || c.randomReads < 1 || c.handles < 1 || c.wideConc < 1 || c.count < 1 {
+		return c, fmt.Errorf("-link-conns, -files, -random-reads, -handles, -wide-concurrency and -count must be at least 1")
 	}
 	for f := range strings.SplitSeq(scen, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -175,7 +177,7 @@ func run(ctx context.Context, cfg config) error {
 	e := &env{cfg: cfg, srv: srv, bucket: "bench", gauge: g, hc: newHTTPClient(g)}
 	e.tierfsSDK = newSDK(srv.URL(), e.hc)
 	e.sdk = newSDK(srv.URL(), newHTTPClient(newTransport()))
-	res := &results{Started: start, Config: map[string]string{
+	config := map[string]string{
 		"latency":  cfg.latency.String(),
 		"conn-bw":  rate(cfg.connBW),
 		"total-bw": rate(cfg.totalBW),
@@ -183,7 +185,9 @@ func run(ctx context.Context, cfg config) error {
 		"size":     human(cfg.size),
 		"cpus":     strconv.Itoa(runtime.NumCPU()),
 		"go":       runtime.Version(),
-	}}
+		"count":    strconv.Itoa(cfg.count),
+	}
+	res := &results{Started: start, Config: config}
 	e.res = res
 
 	fmt.Fprintf(os.Stderr, "benchmarks: S3-protocol server on %s: latency %v, %s per connection, %s in total\n",
@@ -205,22 +209,29 @@ func run(ctx context.Context, cfg config) error {
 		1: e.coldSequential, 2: e.firstByte, 3: e.reordered, 4: e.randomThenScan,
 		5: e.skipAndParquet, 6: e.manyHandles, 7: e.modelAndSmallFiles,
 	}
-	for _, n := range cfg.scenarios {
-		t0 := time.Now()
-		fmt.Fprintf(os.Stderr, "benchmarks: scenario %d...\n", n)
-		if err := scenarios[n](ctx); err != nil {
-			msg := fmt.Sprintf("scenario %d: %v", n, err)
-			res.Failures = append(res.Failures, msg)
-			fmt.Fprintln(os.Stderr, "benchmarks:", msg)
+	var passes []*results
+	for pass := 1; pass <= cfg.count; pass++ {
+		e.res = &results{Started: start, Config: config}
+		for _, n := range cfg.scenarios {
+			t0 := time.Now()
+			fmt.Fprintf(os.Stderr, "benchmarks: scenario %d (run %d of %d)...\n", n, pass, cfg.count)
+			if err := scenarios[n](ctx); err != nil {
+				msg := fmt.Sprintf("scenario %d: %v", n, err)
+				e.res.Failures = append(e.res.Failures, msg)
+				fmt.Fprintln(os.Stderr, "benchmarks:", msg)
+			}
+			fmt.Fprintf(os.Stderr, "benchmarks: scenario %d took %v\n", n, time.Since(t0).Round(100*time.Millisecond))
 		}
-		fmt.Fprintf(os.Stderr, "benchmarks: scenario %d took %v\n", n, time.Since(t0).Round(100*time.Millisecond))
+		passes = append(passes, e.res)
 	}
+	merged := mergeRuns(passes)
+	res.Rows, res.Failures = merged.Rows, append(res.Failures, merged.Failures...)
 	res.Seconds = time.Since(start).Seconds()
 	res.markdown(os.Stdout)
 	if err := res.write(cfg.out); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "benchmarks: wrote %s/results.{md,json,png} in %v\n", cfg.out, time.Since(start).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "benchmarks: wrote %s/results.{md,json,svg} in %v\n", cfg.out, time.Since(start).Round(time.Second))
 	if len(res.Failures) > 0 {
 		return errors.New("some scenarios failed; see the table")
 	}

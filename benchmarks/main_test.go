@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 	if len(c.scenarios) != 2 || c.scenarios[0] != 1 || c.scenarios[1] != 3 || c.totalBW != 0 || c.size != 64<<20 {
 		t.Errorf("parsed: %+v", c)
 	}
-	for _, args := range [][]string{{"-scenarios", "8"}, {"-size", "1MiB"}, {"-latency", "-1s"}, {"-files", "0"}, {"extra"}} {
+	for _, args := range [][]string{{"-count", "0"}, {"-scenarios", "8"}, {"-size", "1MiB"}, {"-latency", "-1s"}, {"-files", "0"}, {"extra"}} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)
 		}
@@ -90,5 +96,77 @@ func TestJitteredOrder(t *testing.T) {
 	}
 	if len(order) != (size+chunk-1)/chunk || !moved {
 		t.Errorf("%d chunks, moved %v", len(order), moved)
+	}
+}
+
+// Three runs make one figure per row: the median run's row, with the
+// lowest and highest values; rows whose names carry measured numbers are
+// matched by position; a figure not measured in a run is left out of its
+// median.
+func TestMergeRuns(t *testing.T) {
+	mk := func(v1, v2 float64, conc int, na bool) *results {
+		r := &results{}
+		r.add(row{Scenario: "1. cold", Name: "tierfs", Value: v1, Unit: "MB/s", Role: roleTierfs, Note: fmt.Sprint("run with ", v1)})
+		r.add(row{Scenario: "1. cold", Name: fmt.Sprintf("baseline at concurrency %d", conc), Value: v2, Unit: "MB/s", Role: roleBaseline, NA: na})
+		r.add(row{Scenario: "2. other", Name: "ratio", Value: v1 / 100, Unit: "×", Role: roleInfo}).atLeast(1.8, "×")
+		return r
+	}
+	out := mergeRuns([]*results{mk(190, 50, 12, false), mk(170, 0, 9, true), mk(180, 48, 19, false)})
+	if len(out.Rows) != 3 {
+		t.Fatalf("%d rows: %+v", len(out.Rows), out.Rows)
+	}
+	a, b, c := out.Rows[0], out.Rows[1], out.Rows[2]
+	if a.Value != 180 || a.Min != 170 || a.Max != 190 || a.Runs != 3 || a.Note != "run with 180" {
+		t.Errorf("tierfs row: %+v; want the median run's (180), 170–190 over 3", a)
+	}
+	if b.Value != 48 || b.Runs != 2 || b.Min != 48 || b.Max != 50 || b.Name != "baseline at concurrency 19" {
+		t.Errorf("baseline row (one run not measured): %+v; want the lower median of 2 (48), 48–50", b)
+	}
+	if c.Value != 1.8 || c.Met == nil || !*c.Met || c.Scenario != "2. other" {
+		t.Errorf("goal row: %+v; want the median 1.8, met", c)
+	}
+	if got := a.value(); got != "180 MB/s (170–190)" {
+		t.Errorf("value() = %q", got)
+	}
+	js, err := json.Marshal(a)
+	if err != nil || !strings.Contains(string(js), `"spread":{"min":170,"max":190}`) || !strings.Contains(string(js), `"runs":3`) {
+		t.Errorf("JSON: %s, %v", js, err)
+	}
+	one := mergeRuns([]*results{mk(190, 50, 12, false)})
+	if js, _ := json.Marshal(one.Rows[0]); strings.Contains(string(js), "spread") || one.Rows[0].value() != "190 MB/s" {
+		t.Errorf("a single run shows a spread: %s, %q", js, one.Rows[0].value())
+	}
+}
+
+// The chart is well-formed SVG whose labels and values are text.
+func TestChartSVG(t *testing.T) {
+	r := mergeRuns([]*results{
+		{Rows: []row{{Scenario: "1. cold <read>", Name: "tierfs & co", Value: 187, Unit: "MB/s", Role: roleTierfs}, {Scenario: "7. small files", Name: "tierfs", Value: 37.5, Unit: "files/s", Role: roleTierfs}}},
+		{Rows: []row{{Scenario: "1. cold <read>", Name: "tierfs & co", Value: 181, Unit: "MB/s", Role: roleTierfs}, {Scenario: "7. small files", Name: "tierfs", Value: 38, Unit: "files/s", Role: roleTierfs}}},
+	})
+	r.Config = map[string]string{"count": "2"}
+	var b bytes.Buffer
+	if err := drawChart(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(&b)
+	var texts []string
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed: %v", err)
+		}
+		if cd, ok := tok.(xml.CharData); ok && strings.TrimSpace(string(cd)) != "" {
+			texts = append(texts, string(cd))
+		}
+	}
+	all := strings.Join(texts, "|")
+	for _, want := range []string{"1. cold <read>", "tierfs & co", "181", "37.5 files/s", "median of 2 runs"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("chart text lacks %q: %s", want, all)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,6 +40,30 @@ type row struct {
 	Met  *bool  `json:"met,omitempty"`
 	Note string `json:"note,omitempty"`
 	Role role   `json:"role"`
+	// Runs is how many runs measured the figure (-count); Value is then
+	// their median (the row of the run that measured it), Min and Max
+	// the spread.
+	Runs     int     `json:"runs,omitempty"`
+	Min, Max float64 `json:"-"`
+}
+
+// spread is a row's lowest and highest value over the runs, for JSON.
+type spread struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+// MarshalJSON adds the spread of a figure measured more than once.
+func (x row) MarshalJSON() ([]byte, error) {
+	type plain row
+	out := struct {
+		plain
+		Spread *spread `json:"spread,omitempty"`
+	}{plain: plain(x)}
+	if x.Runs > 1 && !x.NA {
+		out.Spread = &spread{x.Min, x.Max}
+	}
+	return json.Marshal(out)
 }
 
 // results collects rows as the scenarios run.
@@ -112,7 +137,77 @@ func (x row) value() string {
 	if x.NA {
 		return "n/a"
 	}
-	return num(x.Value) + " " + x.Unit
+	v := num(x.Value) + " " + x.Unit
+	if x.Runs > 1 {
+		v += " (" + num(x.Min) + "–" + num(x.Max) + ")"
+	}
+	return v
+}
+
+// mergeRuns makes one result of several runs of the same scenarios: each
+// figure is the row of the run whose value is the median (the lower
+// median for an even count), with the lowest and highest values. Rows
+// are matched by scenario and position (their names may carry measured
+// numbers), or by name where a run has other rows.
+func mergeRuns(runs []*results) *results {
+	out := &results{}
+	if len(runs) == 0 {
+		return out
+	}
+	byScenario := func(r *results) map[string][]row {
+		m := map[string][]row{}
+		for _, x := range r.Rows {
+			m[x.Scenario] = append(m[x.Scenario], x)
+		}
+		return m
+	}
+	groups := make([]map[string][]row, len(runs))
+	for i, r := range runs {
+		groups[i] = byScenario(r)
+		out.Failures = append(out.Failures, r.Failures...)
+	}
+	slices.Sort(out.Failures)
+	out.Failures = slices.Compact(out.Failures)
+	for i, x := range runs[0].Rows {
+		if i > 0 && runs[0].Rows[i-1].Scenario == x.Scenario {
+			continue
+		}
+		first := groups[0][x.Scenario]
+		for k, base := range first {
+			var same []row
+			for _, g := range groups {
+				rows := g[x.Scenario]
+				switch {
+				case len(rows) == len(first):
+					same = append(same, rows[k])
+				default:
+					if j := slices.IndexFunc(rows, func(y row) bool { return y.Name == base.Name }); j >= 0 {
+						same = append(same, rows[j])
+					}
+				}
+			}
+			out.Rows = append(out.Rows, median(same))
+		}
+	}
+	return out
+}
+
+// median returns the row with the median value of rows (measured ones
+// first), with Runs, Min and Max set.
+func median(rows []row) row {
+	var ok []row
+	for _, y := range rows {
+		if !y.NA {
+			ok = append(ok, y)
+		}
+	}
+	if len(ok) == 0 {
+		return rows[0]
+	}
+	slices.SortFunc(ok, func(a, b row) int { return cmp.Compare(a.Value, b.Value) })
+	m := ok[(len(ok)-1)/2]
+	m.Runs, m.Min, m.Max = len(ok), ok[0].Value, ok[len(ok)-1].Value
+	return m
 }
 
 func (x row) cpu() string {
@@ -146,6 +241,9 @@ func (r *results) markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "Run %s, %.0f s. %s.\n\n", r.Started.Format(time.RFC3339), r.Seconds, strings.Join(cfg, ", "))
 	fmt.Fprintf(w, "CPU is user+sys time over wall time, in cores (of %s).\n", r.Config["cpus"])
+	if r.Config["count"] != "" && r.Config["count"] != "1" {
+		fmt.Fprintf(w, "Each scenario ran %s times: a figure is the median run's (its row: CPU, ratios and notes are that run's), with the lowest and highest values in brackets; a goal is judged on the median.\n", r.Config["count"])
+	}
 	last := ""
 	for _, x := range r.Rows {
 		if x.Scenario != last {
@@ -168,7 +266,7 @@ func (r *results) markdown(w io.Writer) {
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
-// write puts results.md, results.json and results.png into dir.
+// write puts results.md, results.json and results.svg into dir.
 func (r *results) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -185,7 +283,7 @@ func (r *results) write(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(dir, "results.png"))
+	f, err := os.Create(filepath.Join(dir, "results.svg"))
 	if err != nil {
 		return err
 	}
