@@ -1,6 +1,7 @@
 package tierfs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/tier"
 )
 
 // CreateOptions qualify [FS.CreateContext]. The zero value (and nil) is
@@ -178,7 +180,9 @@ type Writer struct {
 	// filled. bs is 0 without tiers.
 	bs      int64
 	pending objstore.Object
-	cur     []byte
+	cur     []byte       // from getBuf
+	bufs    chan []byte  // block buffers the tiers released
+	made    int          // block buffers made, up to writeBufs
 	blocks  atomic.Int64 // full blocks offered under pending; read by Abort
 	size    int64
 
@@ -209,17 +213,75 @@ func (w *Writer) Write(p []byte) (int, error) {
 func (w *Writer) keep(p []byte) {
 	for len(p) > 0 {
 		if w.cur == nil {
-			w.cur = make([]byte, 0, w.bs)
+			w.cur = w.getBuf()
 		}
 		n := min(len(p), int(w.bs)-len(w.cur))
 		w.cur = append(w.cur, p[:n]...)
 		p = p[n:]
 		if int64(len(w.cur)) == w.bs {
-			w.fsys.blocks.Keep(w.ctx, w.pending, w.blocks.Load()*w.bs, w.cur)
+			key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, w.blocks.Load())
+			w.offer(key, w.cur)
 			w.blocks.Add(1)
-			w.cur = w.cur[:0]
+			w.cur = nil
 		}
 	}
+}
+
+// writeBufs is how many block buffers a Writer uses to pass written
+// blocks to the tiers: the disk tier writes them behind, and a Writer
+// whose buffers are all queued there waits for one, so the written bytes
+// bound for the tiers hold at most writeBufs blocks of memory and never
+// overflow the disk tier's queue (which would drop them).
+const writeBufs = 2
+
+// getBuf returns an empty block buffer, waiting for one the tiers have
+// released once writeBufs are out.
+func (w *Writer) getBuf() []byte {
+	if w.bufs == nil {
+		w.bufs = make(chan []byte, writeBufs)
+	}
+	select {
+	case b := <-w.bufs:
+		return b[:0]
+	default:
+	}
+	if w.made < writeBufs {
+		w.made++
+		return make([]byte, 0, w.bs)
+	}
+	select {
+	case b := <-w.bufs:
+		return b[:0]
+	case <-w.fsys.ctx.Done(): // the FS closed: its tiers may keep a buffer for good
+		return make([]byte, 0, w.bs)
+	}
+}
+
+// offer gives the full block data (a buffer of getBuf) to every tier
+// under key: to a tier that writes behind (tier.Releaser, the disk tier)
+// as it is, to the others (the memory tier, which keeps what it is given)
+// as a copy. data goes back to the buffers once no tier reads it.
+func (w *Writer) offer(key string, data []byte) {
+	ctx := context.WithoutCancel(w.ctx)
+	var refs atomic.Int32
+	refs.Store(1)
+	done := func() {
+		if refs.Add(-1) == 0 {
+			select {
+			case w.bufs <- data:
+			default: // one made while the FS closed: left to the GC
+			}
+		}
+	}
+	for _, t := range w.fsys.tiers {
+		if r, ok := t.(tier.Releaser); ok {
+			refs.Add(1)
+			r.PutRelease(ctx, key, data, done) // calls done, on error too
+			continue
+		}
+		t.Put(ctx, key, bytes.Clone(data))
+	}
+	done()
 }
 
 // Close publishes the file and waits for the upload. nil means the store
@@ -262,33 +324,38 @@ func (w *Writer) close() error {
 
 // moveBlocks offers the written blocks to the tiers under obj, the new
 // version: each full block from the tier that still holds it under the
-// pending version, the last one from memory. A block a tier dropped
-// meanwhile is not offered; reading it costs an origin GET.
+// pending version, the last one from memory, and drops the pending ones.
+// A block the tiers dropped meanwhile is not offered; reading it costs an
+// origin GET. It returns once the tiers serve every block offered, so the
+// first read of the new version finds them.
 func (w *Writer) moveBlocks(obj objstore.Object) {
 	ctx := context.WithoutCancel(w.ctx)
-	var buf []byte
 	n := w.blocks.Load()
 	for idx := int64(0); idx < n; idx++ {
 		key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, idx)
+		buf := w.getBuf()[:w.bs]
+		found := false
 		for _, t := range w.fsys.tiers {
-			if buf == nil {
-				buf = make([]byte, w.bs)
-			}
-			n, err := t.ReadAt(ctx, key, buf, 0)
-			if int64(n) == w.bs && (err == nil || err == io.EOF) {
-				// Keep copies buf.
-				w.fsys.blocks.Keep(ctx, obj, idx*w.bs, buf)
+			if m, err := t.ReadAt(ctx, key, buf, 0); int64(m) == w.bs && (err == nil || err == io.EOF) {
+				found = true
 				break
 			}
 		}
-		if idx%8 == 7 {
-			// The disk tier writes behind, and drops what finds its
-			// queue full: let it catch up.
-			flushTiers(ctx, w.fsys.tiers)
+		for _, t := range w.fsys.tiers {
+			t.Delete(ctx, key)
 		}
+		if !found {
+			select {
+			case w.bufs <- buf:
+			default:
+			}
+			continue
+		}
+		w.offer(cache.Key(w.fsys.opts.storeID, obj, w.bs, idx), buf)
 	}
 	if len(w.cur) > 0 {
 		w.fsys.blocks.Keep(ctx, obj, n*w.bs, w.cur)
+		w.cur = nil
 	}
 	// Read-your-writes from the first read on: the disk tier has written
 	// the blocks, the memory tier has admitted them.

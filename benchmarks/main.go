@@ -50,6 +50,9 @@ type config struct {
 	tmRefs      bool   // also run the transfer manager at its default concurrency with ranges
 	seed        uint64
 	count       int // runs of each scenario; figures are their medians
+	writeSize   int64 // scenario 8's checkpoint
+	partSize    int64 // scenario 8's part size
+	writeConc   int   // scenario 8's parts in flight
 }
 
 func main() {
@@ -67,7 +70,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	fl := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
 	var c config
-	var connBW, totalBW, wideConnBW, wideTotalBW, slowConnBW, size, budget, scen string
+	var connBW, totalBW, wideConnBW, wideTotalBW, slowConnBW, size, budget, scen, writeSize, partSize string
 	fl.DurationVar(&c.latency, "latency", 20*time.Millisecond, "first-byte latency the emulated store adds to every request")
 	fl.StringVar(&connBW, "conn-bw", "50MB", "bandwidth cap per connection, bytes/s (suffixes KB MB GB KiB MiB GiB; 0 = none)")
 	fl.StringVar(&totalBW, "total-bw", "200MB", "bandwidth cap over all connections, bytes/s (0 = none)")
@@ -81,7 +84,10 @@ func parseFlags(args []string) (config, error) {
 	fl.IntVar(&c.randomReads, "random-reads", 200, "random reads in scenario 4, spread over the whole object")
 	fl.IntVar(&c.handles, "handles", 256, "open handles in scenario 6")
 	fl.StringVar(&budget, "budget", "512MiB", "readahead memory budget in scenario 6")
-	fl.StringVar(&scen, "scenarios", "1,2,3,4,5,6,7", "scenarios to run, comma-separated")
+	fl.StringVar(&scen, "scenarios", "1,2,3,4,5,6,7,8", "scenarios to run, comma-separated")
+	fl.StringVar(&writeSize, "write-size", "2GiB", "size of the checkpoint scenario 8 writes")
+	fl.StringVar(&partSize, "part-size", "8MiB", "part size of scenario 8's upload")
+	fl.IntVar(&c.writeConc, "write-concurrency", 4, "parts in flight in scenario 8")
 	fl.StringVar(&c.out, "out", "", "directory for results.md, results.json and results.svg (default: benchmarks/results)")
 	fl.StringVar(&c.tm, "tm", "auto", "transfer-manager baseline: auto (build benchmarks/tmbaseline), off, or the path of a built binary")
 	fl.BoolVar(&c.tmRefs, "tm-refs", false, "also run the transfer manager at its default concurrency with 8 MiB ranges in scenario 1 (references, about a minute more)")
@@ -98,7 +104,7 @@ func parseFlags(args []string) (config, error) {
 		name string
 		s    string
 		dst  *int64
-	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-conn-bw", wideConnBW, &c.wideConnBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-slow-conn-bw", slowConnBW, &c.slowConnBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}} {
+	}{{"-conn-bw", connBW, &c.connBW}, {"-total-bw", totalBW, &c.totalBW}, {"-wide-conn-bw", wideConnBW, &c.wideConnBW}, {"-wide-total-bw", wideTotalBW, &c.wideTotalBW}, {"-slow-conn-bw", slowConnBW, &c.slowConnBW}, {"-size", size, &c.size}, {"-budget", budget, &c.budget}, {"-write-size", writeSize, &c.writeSize}, {"-part-size", partSize, &c.partSize}} {
 		if *p.dst, err = parseBytes(p.s); err != nil {
 			return c, fmt.Errorf("%s: %w", p.name, err)
 		}
@@ -109,16 +115,22 @@ func parseFlags(args []string) (config, error) {
 	if c.size < 16<<20 {
 		return c, fmt.Errorf("-size: %d is under 16 MiB", c.size)
 	}
-	if c.linkConns < 1 || c.files < 1 || c.randomReads < 1 || c.handles < 1 || c.wideConc < 1 || c.count < 1 {
-		return c, fmt.Errorf("-link-conns, -files, -random-reads, -handles, -wide-concurrency and -count must be at least 1")
+	if c.linkConns < 1 || c.files < 1 || c.randomReads < 1 || c.handles < 1 || c.wideConc < 1 || c.count < 1 || c.writeConc < 1 {
+		return c, fmt.Errorf("-link-conns, -files, -random-reads, -handles, -wide-concurrency, -write-concurrency and -count must be at least 1")
+	}
+	if c.partSize < 5<<20 || c.partSize > 5<<30 {
+		return c, fmt.Errorf("-part-size: %d is outside S3's [5 MiB, 5 GiB]", c.partSize)
+	}
+	if c.writeSize < 1 {
+		return c, fmt.Errorf("-write-size: must be at least 1 byte")
 	}
 	for f := range strings.SplitSeq(scen, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
 		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || n > 7 {
-			return c, fmt.Errorf("-scenarios: %q is not a scenario (1-7)", f)
+		if err != nil || n < 1 || n > 8 {
+			return c, fmt.Errorf("-scenarios: %q is not a scenario (1-8)", f)
 		}
 		if !slices.Contains(c.scenarios, n) {
 			c.scenarios = append(c.scenarios, n)
@@ -183,6 +195,7 @@ func run(ctx context.Context, cfg config) error {
 		"total-bw": rate(cfg.totalBW),
 		"budget":   human(cfg.budget),
 		"size":     human(cfg.size),
+		"write":    fmt.Sprintf("%s in parts of %s, %d at once", human(cfg.writeSize), human(cfg.partSize), cfg.writeConc),
 		"cpus":     strconv.Itoa(runtime.NumCPU()),
 		"go":       runtime.Version(),
 		"count":    strconv.Itoa(cfg.count),
@@ -207,7 +220,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	scenarios := map[int]func(context.Context) error{
 		1: e.coldSequential, 2: e.firstByte, 3: e.reordered, 4: e.randomThenScan,
-		5: e.skipAndParquet, 6: e.manyHandles, 7: e.modelAndSmallFiles,
+		5: e.skipAndParquet, 6: e.manyHandles, 7: e.modelAndSmallFiles, 8: e.writeCheckpoint,
 	}
 	var passes []*results
 	for pass := 1; pass <= cfg.count; pass++ {

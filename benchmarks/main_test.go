@@ -32,7 +32,8 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.latency != 20*time.Millisecond || c.connBW != 50e6 || c.size != 1<<30 || c.wideConnBW != 20e6 || c.wideTotalBW != 200e6 || c.tmRefs || len(c.scenarios) != 7 {
+	if c.latency != 20*time.Millisecond || c.connBW != 50e6 || c.size != 1<<30 || c.wideConnBW != 20e6 || c.wideTotalBW != 200e6 || c.tmRefs || len(c.scenarios) != 8 ||
+		c.writeSize != 2<<30 || c.partSize != 8<<20 || c.writeConc != 4 {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = parseFlags([]string{"-scenarios", "3, 1,3", "-total-bw", "0", "-size", "64MiB"})
@@ -42,7 +43,10 @@ func TestParseFlags(t *testing.T) {
 	if len(c.scenarios) != 2 || c.scenarios[0] != 1 || c.scenarios[1] != 3 || c.totalBW != 0 || c.size != 64<<20 {
 		t.Errorf("parsed: %+v", c)
 	}
-	for _, args := range [][]string{{"-count", "0"}, {"-scenarios", "8"}, {"-size", "1MiB"}, {"-latency", "-1s"}, {"-files", "0"}, {"extra"}} {
+	if c, err := parseFlags([]string{"-scenarios", "8", "-write-size", "64MiB", "-part-size", "5MiB", "-write-concurrency", "2"}); err != nil || len(c.scenarios) != 1 || c.writeSize != 64<<20 || c.partSize != 5<<20 || c.writeConc != 2 {
+		t.Errorf("scenario 8's flags: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"-count", "0"}, {"-scenarios", "9"}, {"-part-size", "4MiB"}, {"-part-size", "6GiB"}, {"-write-concurrency", "0"}, {"-write-size", "0"}, {"-size", "1MiB"}, {"-latency", "-1s"}, {"-files", "0"}, {"extra"}} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)
 		}

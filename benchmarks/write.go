@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/tierfs/tierfs/internal/s3test"
+)
+
+// writeKey is the object scenario 8 writes.
+const writeKey = "checkpoints/step-1000/model.bin"
+
+// writeResult is what benchmarks/writeload prints.
+type writeResult struct {
+	Bytes        int64   `json:"bytes"`
+	WriteSeconds float64 `json:"write_seconds"`
+	CloseSeconds float64 `json:"close_seconds"`
+	ReadSeconds  float64 `json:"read_seconds"`
+	RSSAfter     int64   `json:"rss_after_write"`
+	RSSEnd       int64   `json:"rss_end"`
+	ReadGets     int64   `json:"read_gets"`
+	Puts         int64   `json:"puts"`
+	Match        bool    `json:"match"`
+}
+
+// writeCheckpoint is scenario 8: a checkpoint of -write-size bytes
+// written through FS.CreateContext by a subprocess (benchmarks/writeload,
+// so that its peak RSS is the writer's, not the in-memory server's),
+// uploads shaped as downloads are (the same caps on what the server
+// reads), then read back at once through the same FS.
+func (e *env) writeCheckpoint(ctx context.Context) error {
+	c := e.cfg
+	sc := fmt.Sprintf("8. checkpoint write of %s through CreateContext (disk tier, no memory tier): parts of %s, %d at once, uploads capped at %s a connection and %s in total; read back at once",
+		human(c.writeSize), human(c.partSize), c.writeConc, rate(c.connBW), rate(c.totalBW))
+	tmp, err := os.MkdirTemp("", "tierfs-bench-write")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "writeload")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join(srcDir(), "writeload")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build in %s: %w: %s", cmd.Dir, err, strings.TrimSpace(string(out)))
+	}
+	prev := s3test.Shaping{Latency: c.latency, ConnBandwidth: c.connBW, TotalBandwidth: c.totalBW}
+	e.srv.SetShaping(s3test.Shaping{Latency: c.latency, ConnBandwidth: c.connBW, TotalBandwidth: c.totalBW,
+		UpConnBandwidth: c.connBW, UpTotalBandwidth: c.totalBW})
+	defer e.srv.SetShaping(prev)
+	defer e.srv.DeleteObject(e.bucket, writeKey)
+	e.srv.ResetStats()
+
+	var res writeResult
+	var out []byte
+	m, err := measure(func() error {
+		cmd := exec.CommandContext(ctx, bin, "-endpoint", e.srv.URL(), "-bucket", e.bucket, "-key", writeKey,
+			"-size", strconv.FormatInt(c.writeSize, 10), "-part-size", strconv.FormatInt(c.partSize, 10),
+			"-concurrency", strconv.Itoa(c.writeConc), "-disk", filepath.Join(tmp, "disk"),
+			"-seed", strconv.FormatUint(c.seed, 10))
+		cmd.Stderr = os.Stderr
+		var err error
+		out, err = cmd.Output()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writeload: %w", err)
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return fmt.Errorf("writeload output %q: %w", out, err)
+	}
+	if !res.Match {
+		return fmt.Errorf("the checkpoint read back differs from what was written")
+	}
+	st := e.srv.Stats(e.bucket, writeKey)
+	link := linkLimit(c.totalBW, c.connBW, c.writeConc)
+	wrate := float64(res.Bytes) / res.WriteSeconds / 1e6
+	x := e.res.add(row{Scenario: sc, Name: "tierfs write (CreateContext to Close)", Value: wrate, Unit: "MB/s", Role: roleTierfs,
+		Versus: times(ratio(wrate, link), "link"),
+		Note: fmt.Sprintf("%.1f s of %.1f s in Close (the last parts, the server's CompleteMultipartUpload, the written blocks moved under the new version); %d PUTs (parts) at the server, %d counted by the FS; CPU of the harness with its server %.2f cores",
+			res.CloseSeconds, res.WriteSeconds, st.Puts, res.Puts, m.cpu)})
+	x.atLeast(0.9*link, " MB/s (0.9× link)")
+	e.res.add(row{Scenario: sc, Name: fmt.Sprintf("link limit at %d connections", c.writeConc), Value: link, Unit: "MB/s", Role: roleLink})
+	bound := float64(c.partSize*int64(c.writeConc)+64<<20) / (1 << 20)
+	x = e.res.add(row{Scenario: sc, Name: "writer's peak RSS after Close", Value: float64(res.RSSAfter) / (1 << 20), Unit: "MiB", Role: roleInfo,
+		Note: fmt.Sprintf("VmHWM of the writer process; %.0f MiB at the end of the read back", float64(res.RSSEnd)/(1<<20))})
+	x.atMost(bound, " MiB (part size × concurrency + 64 MiB)")
+	x = e.res.add(row{Scenario: sc, Name: "read back at once: origin GETs", Value: float64(st.Gets), Unit: "GETs", Role: roleInfo,
+		Note: fmt.Sprintf("%d counted by the FS; every byte checked; read at %s MB/s from the tiers", res.ReadGets, num(float64(res.Bytes)/res.ReadSeconds/1e6))})
+	x.atMost(0, " GETs")
+	return nil
+}
