@@ -49,7 +49,7 @@ type config struct {
 	tm          string // "auto", "off" or a built tmbaseline binary
 	tmRefs      bool   // also run the transfer manager at its default concurrency with ranges
 	seed        uint64
-	count       int // runs of each scenario; figures are their medians
+	count       int   // runs of each scenario; figures are their medians
 	writeSize   int64 // scenario 8's checkpoint
 	partSize    int64 // scenario 8's part size
 	writeConc   int   // scenario 8's parts in flight
