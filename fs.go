@@ -68,6 +68,16 @@ var (
 // the FS's own operations run under WithBaseContext's context or, by
 // default, ctx without its cancellation.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*FS, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.log != nil {
+		// The backend routes its SDK's log output to WithLogger's logger.
+		ctx = objstore.ContextWithLogger(ctx, o.log)
+	}
 	store, err := objstore.Open(ctx, rawURL)
 	if err != nil {
 		return nil, err

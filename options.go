@@ -93,7 +93,8 @@ func WithConsistency(p consistency.Policy) Option {
 	}
 }
 
-// WithLogger sets the logger (default: none).
+// WithLogger sets the logger (default: none). A store that Open opens
+// logs its SDK's warnings to it too (see objstore.ContextWithLogger).
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		o.log = l

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -86,6 +87,11 @@ type Options struct {
 	// The SDK's own retries of failed requests (3 attempts, jittered
 	// backoff) stay on beneath it.
 	Retry objstore.RetryPolicy
+	// Logger receives the SDK's warnings and errors, redacted with
+	// objstore.RedactText. Nil means none. The SDK's info and debug
+	// levels are never turned on: its debug level prints request headers,
+	// STS token included. It does not apply to Client.
+	Logger *slog.Logger
 }
 
 // Store is an objstore.Store over one OSS bucket and key prefix. It is
@@ -208,6 +214,12 @@ func clientConfig(o Options) (*oss.Config, *http.Client, error) {
 		WithCredentialsProvider(creds).
 		WithUsePathStyle(o.PathStyle)
 	cfg.HttpClient = doer{hc}
+	if o.Logger != nil {
+		l := o.Logger
+		cfg = cfg.WithLogLevel(oss.LogWarn).WithLogPrinter(oss.LogPrinterFunc(func(v ...any) {
+			l.Warn("ossstore: oss sdk: " + objstore.RedactText(strings.TrimSpace(fmt.Sprint(v...))))
+		}))
+	}
 	if endpoint != nil {
 		cfg = cfg.WithEndpoint(endpoint.String())
 	}

@@ -32,6 +32,7 @@ func OpenURL(ctx context.Context, u *url.URL) (objstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Logger = objstore.LoggerFromContext(ctx)
 	s, err := New(ctx, bucket, prefix, &opts)
 	if err != nil {
 		return nil, err

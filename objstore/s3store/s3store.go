@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,6 +75,11 @@ type Options struct {
 	// to 100 idle connections per host, and redirects not followed; Close
 	// closes its idle connections.
 	HTTPClient *http.Client
+	// Logger receives the SDK's log output (warnings, such as a reply
+	// without a checksum the SDK expected), redacted with
+	// objstore.RedactText. Nil means none: the SDK's default logger
+	// writes to stderr, and is replaced. It does not apply to Client.
+	Logger *slog.Logger
 
 	// PartSize is the size of one part of a multipart upload in bytes, and
 	// the largest body stored with a single PutObject. Zero means
@@ -224,8 +230,11 @@ func (s *Store) buildClient(ctx context.Context, o *Options) error {
 		cfg.Region = DefaultRegion
 	}
 	// The SDK logs warnings to stderr by default; tierfs logs nothing
-	// unless asked.
+	// unless asked, and then through the caller's logger.
 	cfg.Logger = logging.Nop{}
+	if o.Logger != nil {
+		cfg.Logger = sdkLogger(o.Logger)
+	}
 	if o.HTTPClient != nil {
 		cfg.HTTPClient = s.countingClient(o.HTTPClient, s.requestKind)
 	} else {
@@ -684,4 +693,16 @@ func serverTime(md middleware.Metadata) time.Time {
 		}
 	}
 	return time.Now()
+}
+
+// sdkLogger routes the SDK's log lines to l: warnings at Warn, the rest
+// at Debug, redacted.
+func sdkLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		l.Log(context.Background(), level, "s3store: aws sdk: "+objstore.RedactText(fmt.Sprintf(format, v...)))
+	})
 }

@@ -31,6 +31,7 @@ func OpenURL(ctx context.Context, u *url.URL) (objstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Logger = objstore.LoggerFromContext(ctx)
 	return New(ctx, bucket, prefix, &opts)
 }
 
