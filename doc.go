@@ -67,6 +67,19 @@
 // by events) and consistency.ReadWrite (one read-write workspace). A
 // dataset refreshed on a schedule runs [FS.Warmup] on that schedule.
 //
+// # Writing
+//
+// Under ReadWrite, [FS.CreateContext] returns a [Writer] that streams the
+// file to the store as it is written (a multipart upload on S3 and OSS,
+// bounded memory), publishes it at Close and nothing on [Writer.Abort] or
+// a cancelled context; [CreateOptions] add a content type, metadata and
+// conditions (IfMatch, IfNotExist, IfUnchanged: the loser fails with
+// objstore.ErrChanged). The written blocks enter the tiers under the new
+// version, so the process reads its writes without an origin GET.
+// [FS.Create] is CreateContext with the FS's context and no options;
+// [FS.Rename] copies and deletes (not atomic); [FS.RemoveAll] deletes a
+// directory's files one by one.
+//
 // # Warmup
 //
 // [FS.Warmup] is the "data load" before training: it finds the files

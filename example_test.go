@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -128,6 +129,43 @@ func Example_readWrite() {
 	// loss=0.42
 	// <nil>
 	// stat checkpoints/step-100.txt: file does not exist
+}
+
+// CreateContext streams a checkpoint to the store. Abort publishes
+// nothing; IfUnchanged makes a writer that lost a race fail with
+// objstore.ErrChanged instead of overwriting the winner.
+func ExampleFS_CreateContext() {
+	ctx := context.Background()
+	fsys, _ := tierfs.New(memstore.New(), tierfs.WithConsistency(consistency.ReadWrite(time.Minute)))
+	defer fsys.Close()
+
+	// A producer that fails mid-write publishes nothing.
+	w, _ := fsys.CreateContext(ctx, "ckpt/latest.bin", nil)
+	io.WriteString(w, "half a checkpo")
+	w.Abort()
+	_, err := fsys.Stat("ckpt/latest.bin")
+	fmt.Println(errors.Is(err, fs.ErrNotExist))
+
+	// Two jobs write the same name; the one that closes second loses.
+	opts := &tierfs.CreateOptions{ContentType: "application/octet-stream", IfUnchanged: true}
+	a, _ := fsys.CreateContext(ctx, "ckpt/latest.bin", opts)
+	b, _ := fsys.CreateContext(ctx, "ckpt/latest.bin", opts)
+	io.WriteString(a, "step=100")
+	io.WriteString(b, "step=101")
+	fmt.Println(a.Close())
+	fmt.Println(errors.Is(b.Close(), objstore.ErrChanged))
+	got, _ := fs.ReadFile(fsys, "ckpt/latest.bin")
+	fmt.Println(string(got))
+
+	// A name under a file is refused at once.
+	_, err = fsys.CreateContext(ctx, "ckpt/latest.bin/x", nil)
+	fmt.Println(errors.Is(err, fs.ErrExist))
+	// Output:
+	// true
+	// <nil>
+	// true
+	// step=100
+	// true
 }
 
 func tarOf(files map[string]string) []byte {

@@ -47,6 +47,17 @@
 // [ErrBadResponse]. A store that sends no version could not keep an open
 // file to one version, so it is refused rather than read unpinned.
 //
+// # Writes
+//
+// Store.Put publishes all or nothing. [Writer] (NewWriter) streams a Put
+// through a pipe: Write hands bytes to the upload as it runs, Close
+// publishes, and Abort or a cancelled context fails the Put's read, so the
+// backend aborts its multipart upload and publishes nothing. PutOptions
+// carry a content type, metadata, part size, concurrency and a
+// precondition (IfMatch, IfNotExist) that a losing writer sees as
+// ErrChanged; a backend that cannot check IfMatch (OSS) returns
+// errors.ErrUnsupported.
+//
 // # Keys
 //
 // Keys are relative to the store's root and follow [ValidKey]: the io/fs

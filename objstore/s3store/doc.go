@@ -94,7 +94,19 @@
 // cancelled context — aborts the upload with AbortMultipartUpload on a
 // context detached from the caller's (bounded by 30s), so nothing is
 // stored and the previous version stays. A known size that would need more
-// than 10,000 parts raises the part size for that upload.
+// than 10,000 parts raises the part size for that upload; a body of
+// unknown size keeps PartSize for 900 parts and then doubles it every 900
+// (PartSizeOf), so 10,000 parts hold 5 TiB. PutOptions.PartSize and
+// Concurrency replace the Store's for one Put. The body is read as it
+// comes, so objstore.Writer streams through Put: its Abort fails the read
+// and aborts the upload.
+//
+// PutOptions.IfMatch and IfNotExist are sent as If-Match and
+// If-None-Match: * on PutObject, or on CompleteMultipartUpload (the parts
+// go up first; a refused Complete aborts the upload). A refusal (412, or
+// 404 under If-Match, or AWS's 409 ConditionalRequestConflict) fails with
+// objstore.ErrChanged. ContentType and Metadata go on PutObject or
+// CreateMultipartUpload.
 //
 // The Object returned by Put has the new version's ETag (and version id
 // with Options.VersionIDs), the bytes stored, and as ModTime the Date
