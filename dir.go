@@ -15,9 +15,10 @@ import (
 // dir is an open directory: a prefix listed one page at a time as its
 // entries are asked for.
 type dir struct {
-	fsys *FS
-	ctx  context.Context
-	name string
+	fsys    *FS
+	ctx     context.Context
+	release func() // releases ctx (see FS.bind); nil for none
+	name    string
 
 	// Read state; fs.ReadDirFile is not for concurrent use.
 	pending []fs.DirEntry // listed, not yet returned
@@ -48,6 +49,9 @@ func (d *dir) Read([]byte) (int, error) {
 }
 
 func (d *dir) Close() error {
+	if !d.closed && d.release != nil {
+		d.release()
+	}
 	d.closed = true
 	return nil
 }
@@ -92,9 +96,11 @@ func (d *dir) nextPage() error {
 	}
 	d.started = true
 	prefix := d.prefix()
-	page, err := d.fsys.store.List(d.ctx, objstore.ListOptions{Prefix: prefix, Delimiter: "/", Token: d.token})
+	ctx, cancel := d.fsys.bound(d.ctx)
+	page, err := d.fsys.store.List(ctx, objstore.ListOptions{Prefix: prefix, Delimiter: "/", Token: d.token})
+	cancel()
 	if err != nil {
-		return &fs.PathError{Op: "readdir", Path: d.name, Err: err}
+		return &fs.PathError{Op: "readdir", Path: d.name, Err: d.fsys.closedErr(d.ctx, err)}
 	}
 	for _, o := range page.Objects {
 		name := strings.TrimPrefix(o.Key, prefix)

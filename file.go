@@ -23,10 +23,11 @@ import (
 // ReadAt may be called concurrently; Read, Seek and WriteTo share the file
 // offset and are serialized.
 type File struct {
-	fsys *FS
-	ctx  context.Context
-	name string
-	obj  objstore.Object
+	fsys    *FS
+	ctx     context.Context
+	release func() // releases ctx (see FS.bind); called by Close
+	name    string
+	obj     objstore.Object
 
 	r *prefetch.Reader // readahead and the access pattern
 
@@ -70,7 +71,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n, err := f.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		err = &fs.PathError{Op: "read", Path: f.name, Err: err}
+		if f.closed.Load() {
+			err = fmt.Errorf("%w: %w", fs.ErrClosed, err)
+		}
+		err = &fs.PathError{Op: "read", Path: f.name, Err: f.fsys.closedErr(f.ctx, err)}
 	}
 	return n, err
 }
@@ -158,7 +162,9 @@ func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return nil
 	}
-	return f.r.Close()
+	err := f.r.Close()
+	f.release()
+	return err
 }
 
 // fileInfo describes a file from its object.

@@ -343,7 +343,9 @@ func (fsys *FS) resolve(ctx context.Context, op, name string, head bool) (consis
 	if head && fsys.peer == nil {
 		obj, first, err = fsys.readHead(ctx, name)
 	} else {
-		obj, err = fsys.store.Stat(ctx, name)
+		sctx, cancel := fsys.bound(ctx)
+		obj, err = fsys.store.Stat(sctx, name)
+		cancel()
 	}
 	if err == nil && obj.Version.IsZero() {
 		// A store of this module refuses such a reply itself; another
@@ -371,7 +373,9 @@ const openChunk = 128 << 10
 // budgets: the file's first reads are served from there, and the load of
 // block 0 fetches only what follows.
 func (fsys *FS) readHead(ctx context.Context, name string) (objstore.Object, []byte, error) {
-	r, err := fsys.store.NewRangeReader(ctx, name, 0, openChunk, objstore.ReadOptions{Clamp: true})
+	rctx, cancel := fsys.bound(ctx)
+	defer cancel()
+	r, err := fsys.store.NewRangeReader(rctx, name, 0, openChunk, objstore.ReadOptions{Clamp: true})
 	if err != nil {
 		return objstore.Object{}, nil, err
 	}
@@ -386,6 +390,42 @@ func (fsys *FS) readHead(ctx context.Context, name string) (objstore.Object, []b
 	return obj, head, nil
 }
 
+// bound returns ctx bounded by WithMetadataTimeout, for one request for
+// metadata.
+func (fsys *FS) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if fsys.opts.metaTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, fsys.opts.metaTimeout)
+}
+
+// bind returns a context that ends with ctx or with the FS (Close), with
+// fs.ErrClosed as its cause then, and the function that releases it.
+func (fsys *FS) bind(ctx context.Context) (context.Context, func()) {
+	if ctx == fsys.ctx {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(fsys.ctx, func() { cancel(fs.ErrClosed) })
+	return ctx, func() {
+		stop()
+		cancel(context.Canceled)
+	}
+}
+
+// closedErr returns err, made to wrap fs.ErrClosed too when the FS was
+// closed or ctx ended because it was: a read that Close cut short says
+// so, not "context canceled".
+func (fsys *FS) closedErr(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, fs.ErrClosed) {
+		return err
+	}
+	if fsys.isClosed() || errors.Is(context.Cause(ctx), fs.ErrClosed) {
+		return fmt.Errorf("%w: %w", fs.ErrClosed, err)
+	}
+	return err
+}
+
 // Open opens the named file or directory. A file reads the object version
 // it sees now, whatever happens to the object later; see File.
 func (fsys *FS) Open(name string) (fs.File, error) {
@@ -394,28 +434,47 @@ func (fsys *FS) Open(name string) (fs.File, error) {
 
 // OpenContext is Open with a context that governs the lookup and every
 // later read of the returned file.
+//
+// The file's reads end when ctx ends or the FS is closed, whichever comes
+// first (a read cut short by Close fails with an error wrapping
+// fs.ErrClosed); closing the file releases ctx.
 func (fsys *FS) OpenContext(ctx context.Context, name string) (fs.File, error) {
 	if err := fsys.check("open", name); err != nil {
 		return nil, err
 	}
+	ctx, release := fsys.bind(ctx)
 	e, head, err := fsys.resolve(ctx, "open", name, true)
 	if err != nil {
-		return nil, err
+		release()
+		return nil, fsys.closedPathErr(ctx, err)
 	}
 	if e.Dir {
-		return &dir{fsys: fsys, ctx: ctx, name: name}, nil
+		return &dir{fsys: fsys, ctx: ctx, release: release, name: name}, nil
 	}
 	r, err := fsys.pf.NewReader(ctx, e.Object)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		release()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fsys.closedErr(ctx, err)}
 	}
 	r.SetHead(int64(len(head)))
-	return &File{fsys: fsys, ctx: ctx, name: name, obj: e.Object, r: r}, nil
+	return &File{fsys: fsys, ctx: ctx, release: release, name: name, obj: e.Object, r: r}, nil
+}
+
+// closedPathErr is closedErr for the *fs.PathError resolve returns.
+func (fsys *FS) closedPathErr(ctx context.Context, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Err = fsys.closedErr(ctx, pe.Err)
+		return pe
+	}
+	return fsys.closedErr(ctx, err)
 }
 
 // lookupDir tells whether name, known not to be an object, is a
 // directory.
 func (fsys *FS) lookupDir(ctx context.Context, op, name string) (consistency.Entry, error) {
+	ctx, cancel := fsys.bound(ctx)
+	defer cancel()
 	page, err := fsys.store.List(ctx, objstore.ListOptions{Prefix: name + "/", Delimiter: "/", MaxKeys: 1})
 	if err != nil {
 		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
@@ -483,7 +542,7 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	n := copy(buf, head)
 	got, err := r.ReadAt(buf[n:], int64(n))
 	if err != nil && !(err == io.EOF && int64(n+got) == size) {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fsys.closedErr(fsys.ctx, err)}
 	}
 	return buf, nil
 }

@@ -28,12 +28,13 @@ type options struct {
 	storeID     string
 	warmWorkers int
 	readahead   prefetch.Config
-	peers       *peer.Config // nil: no peers
+	peers       *peer.Config  // nil: no peers
 	metrics     prometheus.Registerer
+	metaTimeout time.Duration // 0: no bound
 }
 
 func defaultOptions() options {
-	return options{memBytes: -1, policy: consistency.ReadOnly(), now: time.Now, warmWorkers: 8, readahead: prefetch.DefaultConfig()}
+	return options{memBytes: -1, policy: consistency.ReadOnly(), now: time.Now, warmWorkers: 8, readahead: prefetch.DefaultConfig(), metaTimeout: DefaultMetadataTimeout}
 }
 
 // WithMemoryCache sets the memory tier's budget in bytes; 0 turns the
@@ -123,6 +124,29 @@ func WithBaseContext(ctx context.Context) Option {
 			return fmt.Errorf("tierfs: %w: nil base context", fs.ErrInvalid)
 		}
 		o.baseCtx = ctx
+		return nil
+	}
+}
+
+// DefaultMetadataTimeout is the bound WithMetadataTimeout sets by default.
+const DefaultMetadataTimeout = time.Minute
+
+// WithMetadataTimeout bounds each request for metadata that the FS makes
+// on behalf of a call: the lookup of a name by Open, OpenContext, Stat,
+// ReadFile and ReadDir (a HEAD, or Open's first GET of up to 128 KiB), and
+// each page of a directory listing. A store that never answers then fails
+// the call with an error wrapping context.DeadlineExceeded instead of
+// hanging it; the fs.FS methods take no context to bound it otherwise.
+// Default DefaultMetadataTimeout (1 minute); 0 means no bound. Data reads
+// are bounded per request by the store (its header timeout and the
+// objstore.RetryPolicy's stall and minimum rate) and by the cache's fetch
+// timeout.
+func WithMetadataTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("tierfs: %w: negative metadata timeout %v", fs.ErrInvalid, d)
+		}
+		o.metaTimeout = d
 		return nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tierfs/tierfs"
 	"github.com/tierfs/tierfs/internal/s3test"
@@ -136,4 +137,84 @@ func TestOpenURLSecrets(t *testing.T) {
 			t.Errorf("Open(%.40s…): %v, want fs.ErrInvalid", u, err)
 		}
 	}
+}
+
+// returns runs fn and fails the test if it has not returned within a
+// watchdog's time: calls that hung before their bound existed must now
+// return on their own, well before it.
+func returns(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still blocked after 20s", what)
+	}
+}
+
+// TestMetadataTimeout: against a store that accepts requests and never
+// answers (and an SDK client without a header timeout), Open, Stat,
+// ReadFile and ReadDir fail with context.DeadlineExceeded once
+// WithMetadataTimeout has passed (issue 11, finding 3).
+func TestMetadataTimeout(t *testing.T) {
+	srv, s3s := s3Store(t, s3test.Shaping{})
+	fsys := newFS(t, s3s, tierfs.WithMetadataTimeout(100*time.Millisecond))
+	srv.InjectFault(s3test.Fault{Kind: s3test.Hang, Times: -1})
+	for name, call := range map[string]func() error{
+		"Open":     func() error { _, err := fsys.Open("x"); return err },
+		"Stat":     func() error { _, err := fsys.Stat("x"); return err },
+		"ReadFile": func() error { _, err := fsys.ReadFile("x"); return err },
+		"ReadDir":  func() error { _, err := fsys.ReadDir("."); return err },
+	} {
+		returns(t, name, func() {
+			if err := call(); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s: %v, want context.DeadlineExceeded", name, err)
+			}
+		})
+	}
+}
+
+// TestCloseEndsOpenContext: a read of a file opened with a context of
+// its own, blocked on a store that never answers, ends when the FS is
+// closed, with an error wrapping fs.ErrClosed (issue 11, findings 3 and
+// 5: it outlived Close, and said "context canceled").
+func TestCloseEndsOpenContext(t *testing.T) {
+	srv, s3s := s3Store(t, s3test.Shaping{})
+	data := storetest.Data(41, 300_000)
+	if _, err := s3s.Put(t.Context(), "f", bytes.NewReader(data), objstore.PutOptions{Size: int64(len(data))}); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := tierfs.New(s3s, tierfs.WithMemoryCache(0), tierfs.WithBlockSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsys.OpenContext(context.Background(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gets := srv.Stats("test", "root/f").Gets
+	srv.InjectFault(s3test.Fault{Kind: s3test.Hang, Method: "GET", Times: -1})
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := f.(io.ReaderAt).ReadAt(make([]byte, 1000), 250_000)
+		readErr <- err
+	}()
+	for srv.Stats("test", "root/f").Gets == gets { // the read's GET is at the server
+		time.Sleep(time.Millisecond)
+	}
+	returns(t, "Close", func() {
+		if err := fsys.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	returns(t, "ReadAt", func() {
+		if err := <-readErr; !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("ReadAt cut short by Close: %v, want fs.ErrClosed", err)
+		}
+	})
+	f.Close()
 }
