@@ -21,8 +21,9 @@ type dir struct {
 	name    string
 
 	// Read state; fs.ReadDirFile is not for concurrent use.
-	pending []fs.DirEntry // listed, not yet returned
-	token   string        // next page
+	pending []fs.DirEntry   // listed, not yet returned
+	files   map[string]bool // names listed as objects: a prefix of the same name is left out
+	token   string          // next page
 	started bool
 	done    bool // no page left
 	closed  bool
@@ -111,10 +112,20 @@ func (d *dir) nextPage() error {
 			d.fsys.meta.Store(o.Key, consistency.Entry{Object: o})
 		}
 		d.pending = append(d.pending, fs.FileInfoToDirEntry(fileInfo{obj: o}))
+		if d.files == nil {
+			d.files = make(map[string]bool)
+		}
+		d.files[name] = true
 	}
 	for _, p := range page.Prefixes {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, prefix), "/")
 		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		if d.files[name] {
+			// An object x beside keys x/…: x is the file, as Open and
+			// Stat find it; one entry per name. (An object sorts before
+			// the prefix it starts, so it was seen first.)
 			continue
 		}
 		d.fsys.meta.Store(prefix+name, consistency.Entry{Dir: true})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -105,17 +106,20 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if err := f.check("seek"); err != nil {
 		return 0, err
 	}
-	var abs int64
+	var base int64
 	switch whence {
 	case io.SeekStart:
-		abs = offset
 	case io.SeekCurrent:
-		abs = f.off + offset
+		base = f.off
 	case io.SeekEnd:
-		abs = f.obj.Size + offset
+		base = f.obj.Size
 	default:
 		return 0, &fs.PathError{Op: "seek", Path: f.name, Err: fmt.Errorf("%w: whence %d", fs.ErrInvalid, whence)}
 	}
+	if offset > 0 && base > math.MaxInt64-offset {
+		return 0, &fs.PathError{Op: "seek", Path: f.name, Err: fmt.Errorf("%w: position %d%+d overflows", fs.ErrInvalid, base, offset)}
+	}
+	abs := base + offset
 	if abs < 0 {
 		return 0, &fs.PathError{Op: "seek", Path: f.name, Err: fmt.Errorf("%w: negative position", fs.ErrInvalid)}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"net/url"
 	"strings"
 	"testing"
@@ -217,4 +218,67 @@ func TestCloseEndsOpenContext(t *testing.T) {
 		}
 	})
 	f.Close()
+}
+
+// TestSeekOverflow: a seek past the largest offset says so, not
+// "negative position" (issue 11, finding 5).
+func TestSeekOverflow(t *testing.T) {
+	fsys := newFS(t, mustMem(t, testFiles))
+	f, err := fsys.Open("hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sk := f.(io.Seeker)
+	if _, err := sk.Seek(10, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	for _, whence := range []int{io.SeekCurrent, io.SeekEnd} {
+		_, err := sk.Seek(math.MaxInt64, whence)
+		if !errors.Is(err, fs.ErrInvalid) || !strings.Contains(err.Error(), "overflows") {
+			t.Errorf("Seek(MaxInt64, %d): %v, want fs.ErrInvalid saying it overflows", whence, err)
+		}
+	}
+	if pos, err := sk.Seek(0, io.SeekCurrent); err != nil || pos != 10 {
+		t.Errorf("after failed seeks the offset is %d, %v; want 10", pos, err)
+	}
+}
+
+// TestFileBesideDir: an object x beside keys x/… is listed once, as a
+// file, and after the listing ReadFile("x") still reads it (issue 11,
+// finding 5: it was listed twice and then read as a directory).
+func TestFileBesideDir(t *testing.T) {
+	files := map[string][]byte{"x": []byte("file x"), "x/y": []byte("y"), "x-1": []byte("between"), "z": []byte("z")}
+	_, s3s := s3Store(t, s3test.Shaping{})
+	for k, v := range files {
+		if _, err := s3s.Put(t.Context(), k, bytes.NewReader(v), objstore.PutOptions{Size: int64(len(v))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A file store cannot hold x beside x/y.
+	for name, s := range map[string]objstore.Store{"mem": mustMem(t, files), "s3": s3s} {
+		{
+			fsys := newFS(t, s)
+			entries, err := fsys.ReadDir(".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+				if e.Name() == "x" && e.IsDir() {
+					t.Errorf("%s: x listed as a directory", name)
+				}
+			}
+			if strings.Join(names, " ") != "x x-1 z" {
+				t.Errorf("%s: ReadDir(.) = %q, want [x x-1 z]", name, names)
+			}
+			if b, err := fsys.ReadFile("x"); err != nil || string(b) != "file x" {
+				t.Errorf("%s: ReadFile(x) after the listing = %q, %v", name, b, err)
+			}
+			if b, err := fsys.ReadFile("x/y"); err != nil || string(b) != "y" {
+				t.Errorf("%s: ReadFile(x/y) = %q, %v", name, b, err)
+			}
+		}
+	}
 }

@@ -269,7 +269,12 @@ func (s *Store) openBody(ctx context.Context, key string, off, length int64, v o
 	s.counter.Add(reqcount.Get)
 	f, err := s.root.OpenFile(native(key), openFlags, 0)
 	if err != nil {
-		return nil, objstore.Object{}, mapErr("read", key, err)
+		err = mapErr("read", key, err)
+		if !v.IsZero() && errors.Is(err, fs.ErrNotExist) {
+			// The pinned version is gone, as on every backend.
+			return nil, objstore.Object{}, objstore.NewError("read", key, objstore.ErrChanged, fmt.Errorf("file: want version %s, no such file", v))
+		}
+		return nil, objstore.Object{}, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -278,7 +283,11 @@ func (s *Store) openBody(ctx context.Context, key string, off, length int64, v o
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, objstore.Object{}, objstore.NewError("read", key, fs.ErrNotExist, fmt.Errorf("file: not a regular file (%v)", fi.Mode().Type()))
+		sentinel := fs.ErrNotExist
+		if !v.IsZero() {
+			sentinel = objstore.ErrChanged
+		}
+		return nil, objstore.Object{}, objstore.NewError("read", key, sentinel, fmt.Errorf("file: not a regular file (%v)", fi.Mode().Type()))
 	}
 	obj := objectOf(key, fi)
 	if !v.Matches(obj.Version) {

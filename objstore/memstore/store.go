@@ -184,6 +184,10 @@ func (s *Store) openBody(ctx context.Context, key string, off, length int64, v o
 	}
 	o := s.lookup(key)
 	if o == nil {
+		if !v.IsZero() {
+			// The pinned version is gone, as on every backend.
+			return nil, objstore.Object{}, newErr(OpRead, key, objstore.ErrChanged, "want version %s, no such key", v)
+		}
 		return nil, objstore.Object{}, newErr(OpRead, key, fs.ErrNotExist, "no such key")
 	}
 	if !v.Matches(o.obj.Version) {

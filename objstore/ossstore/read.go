@@ -59,7 +59,7 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 			// Past the end, or at the end: only a HEAD can tell.
 			return s.openEmpty(ctx, key, off, v)
 		}
-		return nil, objstore.Object{}, mapError("read", key, err)
+		return nil, objstore.Object{}, mapPinned(mapError("read", key, err), err, v)
 	}
 	obj := objstore.Object{
 		Key:       key,
@@ -93,6 +93,24 @@ func (s *Store) openRange(ctx context.Context, key string, off, length int64, v 
 	return res.Body, obj, nil
 }
 
+// mapPinned turns mapped, the error of a read pinned to v (if v is not
+// zero), from fs.ErrNotExist into objstore.ErrChanged: the pinned
+// version is gone, as on every backend. A missing bucket stays
+// fs.ErrNotExist.
+func mapPinned(mapped, sdkErr error, v objstore.Version) error {
+	var se *oss.ServiceError
+	if v.IsZero() || !errors.Is(mapped, fs.ErrNotExist) || errors.As(sdkErr, &se) && se.Code == "NoSuchBucket" {
+		return mapped
+	}
+	var oe *objstore.Error
+	if errors.As(mapped, &oe) {
+		c := *oe
+		c.Sentinel = objstore.ErrChanged
+		return &c
+	}
+	return mapped
+}
+
 // openEmpty answers a read of no bytes at off: a HeadObject pinned to v,
 // an empty body, and the object's attributes. An offset past the end is
 // an error wrapping fs.ErrInvalid.
@@ -104,7 +122,7 @@ func (s *Store) openEmpty(ctx context.Context, key string, off int64, v objstore
 	pin(&req.IfMatch, &req.VersionId, v)
 	res, err := s.client.HeadObject(ctx, req, s.callOpts...)
 	if err != nil {
-		return nil, objstore.Object{}, mapError("read", key, err)
+		return nil, objstore.Object{}, mapPinned(mapError("read", key, err), err, v)
 	}
 	obj := objstore.Object{
 		Key:       key,
