@@ -72,6 +72,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n, err := f.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
+		f.fsys.changed(f.name, f.obj, err)
 		if f.closed.Load() {
 			err = fmt.Errorf("%w: %w", fs.ErrClosed, err)
 		}

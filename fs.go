@@ -296,6 +296,25 @@ func (fsys *FS) isClosed() bool {
 // (cached blocks stay: they are keyed by version).
 func (fsys *FS) Refresh() { fsys.meta.Clear() }
 
+// Forget drops what the metadata cache knows of name (its size and
+// version, or that it is missing), so that the next Open, Stat or ReadFile
+// of it asks the store, under any policy. Cached blocks stay: they are
+// keyed by version. A read that fails with objstore.ErrChanged forgets
+// its name by itself.
+func (fsys *FS) Forget(name string) { fsys.meta.Forget(name) }
+
+// changed forgets name when err says the version obj is gone and the
+// metadata cache still holds that version, so that the next Open sees
+// the version the store has now.
+func (fsys *FS) changed(name string, obj objstore.Object, err error) {
+	if !errors.Is(err, objstore.ErrChanged) {
+		return
+	}
+	if e, ok := fsys.meta.Lookup(name); ok && !e.Dir && !e.Missing && e.Object.Version == obj.Version {
+		fsys.meta.Forget(name)
+	}
+}
+
 // Store returns the store the FS reads.
 func (fsys *FS) Store() objstore.Store { return fsys.store }
 
@@ -529,6 +548,7 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 		// file, so this reads no more than the file.
 		buf := make([]byte, size)
 		if _, err := fsys.blocks.ReadAt(fsys.ctx, e.Object, buf, 0, cache.ReadOptions{}); err != nil && err != io.EOF {
+			fsys.changed(name, e.Object, err)
 			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 		}
 		return buf, nil
@@ -542,6 +562,7 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	n := copy(buf, head)
 	got, err := r.ReadAt(buf[n:], int64(n))
 	if err != nil && !(err == io.EOF && int64(n+got) == size) {
+		fsys.changed(name, e.Object, err)
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fsys.closedErr(fsys.ctx, err)}
 	}
 	return buf, nil

@@ -282,3 +282,41 @@ func TestFileBesideDir(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedForgetsName: under ReadOnly, a read that finds its version
+// gone (objstore.ErrChanged) drops the name from the metadata cache, so
+// the next Open reads the new version (issue 11, finding 6: every later
+// Open failed until a Refresh that dropped all metadata). Forget does the
+// same for one name on demand.
+func TestChangedForgetsName(t *testing.T) {
+	ms := mustMem(t, map[string][]byte{"a": storetest.Data(50, 200_000), "b": []byte("b1")})
+	fsys := newFS(t, ms, tierfs.WithMemoryCache(0))
+	if _, err := fsys.Stat("a"); err != nil {
+		t.Fatal(err)
+	}
+	v2 := storetest.Data(51, 200_000)
+	if _, err := ms.Put(t.Context(), "a", bytes.NewReader(v2), objstore.PutOptions{Size: int64(len(v2))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsys.ReadFile("a"); !errors.Is(err, objstore.ErrChanged) {
+		t.Fatalf("ReadFile of a replaced version: %v, want objstore.ErrChanged", err)
+	}
+	if got, err := fsys.ReadFile("a"); err != nil || !bytes.Equal(got, v2) {
+		t.Errorf("ReadFile after ErrChanged: %d bytes, %v; want the new version", len(got), err)
+	}
+
+	// Forget: the next Stat asks the store.
+	if fi, err := fsys.Stat("b"); err != nil || fi.Size() != 2 {
+		t.Fatal(fi, err)
+	}
+	if _, err := ms.Put(t.Context(), "b", strings.NewReader("b-two"), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := fsys.Stat("b"); fi.Size() != 2 {
+		t.Fatalf("ReadOnly revalidated b by itself (size %d): the test checks nothing", fi.Size())
+	}
+	fsys.Forget("b")
+	if fi, err := fsys.Stat("b"); err != nil || fi.Size() != 5 {
+		t.Errorf("Stat after Forget: %v, %v; want size 5", fi, err)
+	}
+}
