@@ -2,6 +2,7 @@ package s3test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -102,6 +103,10 @@ type Fault struct {
 	Times      int           // how many matching requests it applies to; 0 means 1; -1 means forever
 	SkipFirst  int           // let this many matching requests pass first (later rules may still apply to them)
 	Bend       Bending       // what Bend does
+	// Chance, if in (0, 1), applies the rule to a matching request with
+	// this probability only (a request it passes over does not count
+	// against Times or SkipFirst); 0 applies it to every one.
+	Chance float64
 }
 
 // faultRule is an injected Fault and what is left of it.
@@ -115,7 +120,7 @@ type faultRule struct {
 // negative AfterBytes, Stall or SkipFirst, or a TrickleAfter without a
 // Stall.
 func (s *Server) InjectFault(f Fault) {
-	if f.Kind < SlowDown || f.Kind > Echo || f.Kind == TrickleAfter && f.Stall <= 0 || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 {
+	if f.Kind < SlowDown || f.Kind > Echo || f.Kind == TrickleAfter && f.Stall <= 0 || f.AfterBytes < 0 || f.Stall < 0 || f.SkipFirst < 0 || f.Times < -1 || f.Chance < 0 || f.Chance > 1 {
 		panic(fmt.Sprintf("s3test: invalid fault %+v", f))
 	}
 	rule := &faultRule{Fault: f, skip: f.SkipFirst, times: f.Times}
@@ -150,6 +155,9 @@ func (s *Server) matchFault(rq request) *Fault {
 		if f.Method != "" && !strings.EqualFold(f.Method, rq.method) ||
 			f.Bucket != "" && f.Bucket != rq.bucket ||
 			f.Key != "" && f.Key != rq.key {
+			continue
+		}
+		if f.Chance > 0 && f.Chance < 1 && rand.Float64() >= f.Chance {
 			continue
 		}
 		if f.skip > 0 {
