@@ -28,7 +28,7 @@ type options struct {
 	storeID     string
 	warmWorkers int
 	readahead   prefetch.Config
-	peers       *peer.Config  // nil: no peers
+	peers       *peer.Config // nil: no peers
 	metrics     prometheus.Registerer
 	metaTimeout time.Duration // 0: no bound
 }
