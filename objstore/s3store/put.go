@@ -114,15 +114,20 @@ type upload struct {
 }
 
 // getBuf returns a buffer for part num, reused across Puts when the part
-// size is the Store's.
+// size is the Store's. The free buffers are a list the Store keeps (up to
+// Concurrency+1), not a sync.Pool, which every GC empties: an upload then
+// makes no garbage per part, and a process that streams a large file
+// stays near its part buffers instead of twice them.
 func (u *upload) getBuf(num int32) []byte {
 	size := u.partSize
 	if u.grow {
 		size = PartSizeOf(u.partSize, num)
 	}
 	if size == u.s.partSize {
-		if p, ok := u.s.bufs.Get().(*[]byte); ok {
-			return (*p)[:size]
+		select {
+		case b := <-u.s.bufs:
+			return b[:size]
+		default:
 		}
 	}
 	return make([]byte, size)
@@ -130,8 +135,10 @@ func (u *upload) getBuf(num int32) []byte {
 
 func (u *upload) putBuf(b []byte) {
 	if int64(cap(b)) == u.s.partSize {
-		b = b[:cap(b)]
-		u.s.bufs.Put(&b)
+		select {
+		case u.s.bufs <- b[:cap(b)]:
+		default:
+		}
 	}
 }
 

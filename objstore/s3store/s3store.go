@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -141,7 +140,7 @@ type Store struct {
 	pathStyle   bool                // Options.PathStyle, for classifying requests
 	callOpts    []func(*s3.Options) // applied to every call: noChecksums, and counting on a caller's client
 	transport   *http.Transport     // ours to close; nil when the caller gave the client
-	bufs        sync.Pool           // *[]byte of partSize bytes, for uploads
+	bufs        chan []byte         // free part buffers of partSize bytes, up to Concurrency+1; see put.go
 	counter     reqcount.Counter    // the requests sent; see requests.go
 	closed      atomic.Bool
 }
@@ -200,6 +199,7 @@ func New(ctx context.Context, bucket, prefix string, opts *Options) (*Store, err
 		pathStyle:   o.PathStyle,
 		client:      o.Client,
 		callOpts:    []func(*s3.Options){noChecksums},
+		bufs:        make(chan []byte, o.Concurrency+1),
 	}
 	if s.client != nil {
 		if o.Endpoint != "" || o.Region != "" || o.PathStyle || o.HTTPClient != nil {
