@@ -324,3 +324,42 @@ func TestRenameRemoveAll(t *testing.T) {
 		t.Errorf("RemoveAll(.) = %v, want fs.ErrInvalid", err)
 	}
 }
+
+// TestCreateAbortUnblocksWrite: Abort from another goroutine ends a Write
+// blocked on a slow upload, and the upload is aborted.
+func TestCreateAbortUnblocksWrite(t *testing.T) {
+	srv, s := s3Store(t, s3test.Shaping{UpConnBandwidth: 2 << 20})
+	fsys := newFS(t, s, tierfs.WithConsistency(consistency.ReadWrite(time.Minute)))
+	w, err := fsys.CreateContext(t.Context(), "slow.bin", &tierfs.CreateOptions{PartSize: s3store.MinPartSize, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := storetest.Data(90, 1<<20)
+	first := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for i := range 40 { // 40 MiB: more than the upload's 2 part buffers and the link take
+			if _, err := w.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+			if i == 0 {
+				close(first)
+			}
+		}
+		done <- nil
+	}()
+	<-first
+	if err := w.Abort(); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if err := <-done; !errors.Is(err, objstore.ErrAborted) {
+		t.Errorf("the blocked Write returned %v, want ErrAborted", err)
+	}
+	if ups, err := srv.OpenUploads("test", "root/"); err != nil || len(ups) > 0 {
+		t.Errorf("uploads open after Abort: %q, %v", ups, err)
+	}
+	if _, err := s.Stat(t.Context(), "slow.bin"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an aborted write is in the store: %v", err)
+	}
+}

@@ -244,7 +244,11 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 		}
 	}()
 
-	g, gctx := errgroup.WithContext(u.ctx)
+	// A body that fails (an aborted objstore.Writer) stops the parts in
+	// flight too, rather than waiting for them before the abort.
+	pctx, stopParts := context.WithCancel(u.ctx)
+	defer stopParts()
+	g, gctx := errgroup.WithContext(pctx)
 	g.SetLimit(u.concurrency)
 	first = slices.Clip(first)
 	send := func(num int32, b []byte, release bool) {
@@ -297,6 +301,9 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 			break
 		}
 		pending, eof = b[:n], e
+	}
+	if readErr != nil {
+		stopParts()
 	}
 	werr := g.Wait()
 	if readErr != nil {
