@@ -8,8 +8,9 @@ import (
 )
 
 // Peers is where a ring of peers plugs into the lookup chain: a load asks
-// it for a block after every tier missed and before the origin. The
-// package peer implements it; the cache knows nothing of how.
+// it for a block after every tier missed and before the origin (a sparse
+// read asks its optional CachedFetcher). The package peer implements it;
+// the cache knows nothing of how.
 //
 // Fetch may be called concurrently, for different blocks.
 type Peers interface {
@@ -34,8 +35,35 @@ type Owner interface {
 	Owns(ref BlockRef) bool
 }
 
-// ErrNoPeer is returned (wrapped) by Peers.Fetch when no peer was asked.
+// CachedFetcher is an optional interface of Peers, asked by sparse reads
+// (ReadOptions.Sparse): after the tiers and the extents missed and before
+// the origin, a sparse read asks it for the bytes it wants of each block.
+//
+// FetchCached fills dst with the bytes of the block ref names from off
+// within the block (off+len(dst) is within the block), only if the
+// block's owner already holds them: the owner answers from its tiers,
+// never starts a load, and never asks another peer. It returns how many
+// bytes of dst, from its start, are final (verified), and nil once all
+// are. An error wrapping ErrNoPeer means no peer was asked (this member
+// owns the block, or no owner is live); one wrapping ErrNotCached means
+// the owner does not hold the bytes; neither is counted as a failure.
+// With any error, the read fetches dst[n:] from the origin. Bytes that
+// came this way are served from peers (Stats.PeerBytesServed) and kept
+// as an extent, like the sparse read's other bytes.
+//
+// FetchCached may be called concurrently.
+type CachedFetcher interface {
+	FetchCached(ctx context.Context, ref BlockRef, dst []byte, off int64) (int, error)
+}
+
+// ErrNoPeer is returned (wrapped) by Peers.Fetch and
+// CachedFetcher.FetchCached when no peer was asked.
 var ErrNoPeer = errors.New("cache: no peer for this block")
+
+// ErrNotCached is returned (wrapped) by CachedFetcher.FetchCached when
+// the owner does not hold the bytes asked, and by Blocks.ReadCached when
+// this cache does not.
+var ErrNotCached = errors.New("cache: bytes not cached")
 
 // BlockRef names one block for a peer.
 type BlockRef struct {

@@ -39,8 +39,10 @@ type ReadOptions struct {
 // promoted to the tiers above behind it), then a load in progress; a miss
 // loads the whole block through the lookup chain (reserving its bytes from
 // Config.Budget, waiting for them under ctx) or, for a sparse read,
-// fetches only the bytes asked for. Sparse misses of consecutive blocks
-// are fetched with one request.
+// fetches only the bytes asked for: from the block's owner in the ring if
+// it already holds them (CachedFetcher), otherwise from the origin. Sparse
+// misses of consecutive blocks that go to the origin are fetched with one
+// request.
 func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off int64, opts ReadOptions) (int, error) {
 	if b.closed.Load() {
 		return 0, fmt.Errorf("cache: read %q: %w", obj.Key, fs.ErrClosed)
@@ -218,10 +220,88 @@ func (b *Blocks) readExtentStart(ctx context.Context, key string, dst []byte, bo
 	return 0
 }
 
-// fetchRange fetches the bytes [start, start+len(dst)) of obj from the
-// origin with one request, and keeps each block's part of them as an
-// extent.
+// fetchRange fetches the bytes [start, start+len(dst)) of obj, and keeps
+// each block's part of them as an extent: with peers that can answer
+// from their caches (CachedFetcher), each block's part is asked of its
+// owner first, the last one with up to ahead more bytes of its block;
+// what they do not give is fetched from the origin, consecutive bytes
+// with one request, the last with up to ahead more bytes.
 func (b *Blocks) fetchRange(ctx context.Context, obj objstore.Object, dst []byte, start, ahead int64) error {
+	cf, ok := b.peers.(CachedFetcher)
+	if !ok || b.peers == nil {
+		return b.fetchOrigin(ctx, obj, dst, start, ahead)
+	}
+	// run is where in dst the bytes left for the origin start (-1: none).
+	run := int64(-1)
+	for done := int64(0); done < int64(len(dst)); {
+		pos := start + done
+		idx := pos / b.blockSize
+		boff := pos - idx*b.blockSize
+		_, blen, err := BlockSpan(idx, obj.Size, b.blockSize)
+		if err != nil {
+			return err
+		}
+		n := min(int64(len(dst))-done, blen-boff)
+		var extra int64
+		if done+n == int64(len(dst)) {
+			extra = min(ahead, blen-boff-n)
+		}
+		got := b.fetchPeerCached(ctx, cf, obj, idx, dst[done:done+n], boff, extra)
+		if got > 0 && run >= 0 {
+			// The origin's bytes end where the peer's begin.
+			if err := b.fetchOrigin(ctx, obj, dst[run:done], start+run, 0); err != nil {
+				return err
+			}
+			run = -1
+		}
+		if got < n && run < 0 {
+			run = done + got
+		}
+		done += n
+	}
+	if run >= 0 {
+		return b.fetchOrigin(ctx, obj, dst[run:], start+run, ahead)
+	}
+	return nil
+}
+
+// fetchPeerCached asks the peers for the bytes of dst, at boff in block
+// idx of obj (and up to extra more bytes of the block, kept but not
+// returned), only if the block's owner holds them; it returns how many
+// bytes of dst it filled, from the start, counted as served from peers
+// and kept as an extent.
+func (b *Blocks) fetchPeerCached(ctx context.Context, cf CachedFetcher, obj objstore.Object, idx int64, dst []byte, boff, extra int64) int64 {
+	key := Key(b.storeID, obj, b.blockSize, idx)
+	ref := BlockRef{StoreID: b.storeID, Object: obj, BlockSize: b.blockSize, Index: idx, Key: key}
+	buf := dst
+	if extra > 0 {
+		buf = make([]byte, int64(len(dst))+extra)
+	}
+	n, err := cf.FetchCached(ctx, ref, buf, boff)
+	n = max(0, min(n, len(buf)))
+	if err != nil && !errors.Is(err, ErrNoPeer) && !errors.Is(err, ErrNotCached) {
+		b.stats.peerErrors.Add(1)
+		b.log.Debug("cache: cached fetch from a peer failed; going to the origin", "key", obj.Key, "block", idx, "at", boff+int64(n), "err", err)
+	}
+	if err == nil && n < len(buf) {
+		n = 0 // a broken promise: trust none of it
+	}
+	if n == 0 {
+		return 0
+	}
+	got := min(int64(n), int64(len(dst)))
+	if extra > 0 {
+		copy(dst, buf[:got])
+	}
+	b.stats.served[b.srcPeer()].Add(got)
+	b.keep(ctx, obj, idx*b.blockSize+boff, buf[:n])
+	return got
+}
+
+// fetchOrigin fetches the bytes [start, start+len(dst)) of obj, and up to
+// ahead more, from the origin with one request, and keeps each block's
+// part of them as an extent.
+func (b *Blocks) fetchOrigin(ctx context.Context, obj objstore.Object, dst []byte, start, ahead int64) error {
 	buf := dst
 	if ahead > 0 {
 		buf = make([]byte, int64(len(dst))+ahead)
@@ -243,6 +323,57 @@ func (b *Blocks) fetchRange(ctx context.Context, obj objstore.Object, dst []byte
 	b.stats.served[b.srcOrigin()].Add(int64(len(dst)))
 	b.keep(ctx, obj, start, buf)
 	return nil
+}
+
+// ReadCached reads len(p) bytes of obj's version at off from the tiers
+// only: each block's part from a tier that holds the whole block or from
+// an extent that covers it. It never starts or joins a load and never
+// asks a peer or the origin: it is how a member answers a peer's sparse
+// read (CachedFetcher), and a load for a peer must never forward. It
+// returns len(p) and nil, or 0 and an error wrapping ErrNotCached if a
+// byte is not held (fs.ErrInvalid for a range outside the object). Like
+// a Local handle's reads, it counts nothing in Stats: the bytes go to a
+// peer, not to a reader of this process.
+func (b *Blocks) ReadCached(ctx context.Context, obj objstore.Object, p []byte, off int64) (int, error) {
+	if b.closed.Load() {
+		return 0, fmt.Errorf("cache: read %q: %w", obj.Key, fs.ErrClosed)
+	}
+	if off < 0 || off+int64(len(p)) > obj.Size {
+		return 0, fmt.Errorf("cache: read %q: %w: %d bytes at %d of %d", obj.Key, fs.ErrInvalid, len(p), off, obj.Size)
+	}
+	for done := int64(0); done < int64(len(p)); {
+		pos := off + done
+		idx := pos / b.blockSize
+		boff := pos - idx*b.blockSize
+		n := min(int64(len(p))-done, b.blockSize-boff)
+		if !b.readHeld(ctx, Key(b.storeID, obj, b.blockSize, idx), p[done:done+n], boff) {
+			return 0, fmt.Errorf("cache: read %q at %d: %w", obj.Key, pos, ErrNotCached)
+		}
+		done += n
+	}
+	return len(p), nil
+}
+
+// readHeld fills dst from block key at boff out of a tier that holds the
+// whole block, or an extent that covers the bytes, counting nothing.
+func (b *Blocks) readHeld(ctx context.Context, key string, dst []byte, boff int64) bool {
+	full := func(n int, err error) bool { return n == len(dst) && (err == nil || err == io.EOF) }
+	for _, t := range b.tiers {
+		if t.Contains(key) && full(t.ReadAt(ctx, key, dst, boff)) {
+			return true
+		}
+	}
+	e, ok := b.extents.find(key, boff, boff+int64(len(dst)))
+	if !ok {
+		return false
+	}
+	for _, t := range b.tiers {
+		if full(t.ReadAt(ctx, e.key, dst, boff-e.start)) {
+			return true
+		}
+	}
+	b.extents.forget1(key, e) // evicted from every tier
+	return false
 }
 
 // aheadRoom returns how many bytes past end (up to ahead) a sparse fetch

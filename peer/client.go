@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -137,25 +138,56 @@ var _ cache.Owner = (*Member)(nil)
 // fetchFrom asks one peer for dst[from:] and returns the offset up to
 // which dst holds verified bytes.
 func (m *Member) fetchFrom(ctx context.Context, node Node, path string, ref cache.BlockRef, ident, dst []byte, from int64, progress func(int64)) (int64, error) {
+	return m.get(ctx, request{node: node, path: path, ref: ref, ident: ident, from: from, length: -1}, dst, 0, progress)
+}
+
+// request is one request for bytes of a block to one peer.
+type request struct {
+	node   Node
+	path   string
+	ref    cache.BlockRef
+	ident  []byte // refIdentity(ref)
+	from   int64  // the first byte asked, in the block
+	length int64  // bytes asked (cachedPath); -1: to the block's end
+}
+
+// get sends rq, signed, and reads the verified frames of the answer into
+// dst, whose first byte is the block's byte at base (base ≤ rq.from),
+// announcing each with progress. It returns the offset in the block up
+// to which dst holds verified bytes. A block request is tracked, so that
+// a member asking as the block's secondary can make it give up (see
+// inflight.go); a range request (cachedPath) is not, and a 404 to it is
+// an error wrapping cache.ErrNotCached.
+func (m *Member) get(ctx context.Context, rq request, dst []byte, base int64, progress func(int64)) (int64, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, m.cfg.FetchTimeout, errTimeout)
 	defer cancel()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	defer context.AfterFunc(m.ctx, func() { stop(errClosed) })()
-	defer m.track(ref.Key, stop)()
+	cached := rq.path == cachedPath
+	fetched := &m.stats.bytesFetched
+	if cached {
+		fetched = &m.stats.cachedBytesFetched
+	} else {
+		defer m.track(rq.ref.Key, stop)()
+	}
 	stall := time.AfterFunc(m.cfg.StallTimeout, func() { stop(errStall) })
 	defer stall.Stop()
 
+	ref, from := rq.ref, rq.from
 	var nonce [nonceLen]byte
 	rand.Read(nonce[:])
 	ts := m.cfg.Now().UnixNano()
-	sig := signRequest(m.keys.request, http.MethodGet, path, ident, from, ts, nonce[:])
+	sig := signRequest(m.keys.request, http.MethodGet, rq.path, rq.ident, from, rq.length, ts, nonce[:])
 	q := url.Values{
 		qStore: {ref.StoreID}, qKey: {ref.Object.Key}, qETag: {ref.Object.Version.ETag}, qVersionID: {ref.Object.Version.ID},
 		qSize: {strconv.FormatInt(ref.Object.Size, 10)}, qBlockSize: {strconv.FormatInt(ref.BlockSize, 10)},
 		qIndex: {strconv.FormatInt(ref.Index, 10)}, qFrom: {strconv.FormatInt(from, 10)},
 	}
-	u := url.URL{Scheme: m.scheme, Host: node.DataAddr, Path: path, RawQuery: q.Encode()}
+	if cached {
+		q.Set(qLen, strconv.FormatInt(rq.length, 10))
+	}
+	u := url.URL{Scheme: m.scheme, Host: rq.node.DataAddr, Path: rq.path, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return from, err
@@ -168,27 +200,88 @@ func (m *Member) fetchFrom(ctx context.Context, node Node, path string, ref cach
 		return from, withCause(ctx, err)
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusConflict, http.StatusServiceUnavailable, http.StatusBadGateway:
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusNotFound && cached:
+		return from, fmt.Errorf("peer: %s: %w", resp.Status, cache.ErrNotCached)
+	case resp.StatusCode == http.StatusConflict, resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusBadGateway:
 		return from, fmt.Errorf("%w: %s", errBusy, resp.Status)
 	default:
 		return from, fmt.Errorf("peer: %s", resp.Status)
 	}
-	t := newFrameTagger(m.keys.frame, nonce[:], ident)
-	off := from
-	for off < int64(len(dst)) {
+	t := newFrameTagger(m.keys.frame, nonce[:], rq.ident)
+	off, end := from, base+int64(len(dst))
+	for off < end {
 		stall.Reset(m.cfg.StallTimeout)
-		n, err := t.readFrame(resp.Body, off, dst[off:], m.cfg.FrameSize)
+		n, err := t.readFrame(resp.Body, off, dst[off-base:], m.cfg.FrameSize)
 		if err != nil {
 			return off, withCause(ctx, err)
 		}
 		off += int64(n)
-		m.stats.bytesFetched.Add(int64(n))
+		fetched.Add(int64(n))
 		progress(off)
 	}
 	return off, nil
 }
+
+// FetchCached implements cache.CachedFetcher: it asks the primary owner
+// of the block ref names, and no other member, for the bytes of dst at
+// off in the block, only if the owner already holds them in its tiers
+// (the owner never starts a load for it). It returns how many bytes of
+// dst, from its start, are verified. It answers an error wrapping
+// cache.ErrNoPeer without a request when this member owns the block, no
+// other member is live, or the owner is in the penalty box, and one
+// wrapping cache.ErrNotCached when the owner does not hold the bytes;
+// the cache then reads them from the origin (not capped by
+// Config.MaxFallbacks). An owner that fails, stalls or sends a frame
+// that does not verify is put in the penalty box, as by Fetch.
+func (m *Member) FetchCached(ctx context.Context, ref cache.BlockRef, dst []byte, off int64) (int, error) {
+	if !m.running.Load() || m.closed.Load() {
+		return 0, fmt.Errorf("peer: not running: %w", cache.ErrNoPeer)
+	}
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	if ref.StoreID != m.cfg.StoreID || ref.BlockSize != m.cfg.BlockSize {
+		return 0, fmt.Errorf("peer: block of another store or block size: %w", cache.ErrNoPeer)
+	}
+	if _, length, err := cache.BlockSpan(ref.Index, ref.Object.Size, ref.BlockSize); err != nil || off < 0 || off+int64(len(dst)) > length {
+		return 0, fmt.Errorf("peer: %d bytes at %d of block %d: %w", len(dst), off, ref.Index, fs.ErrInvalid)
+	}
+	v := m.View()
+	p, _ := m.owners(v, ref.Object, ref.Index)
+	if p < 0 || v.Nodes[p].Name == m.cfg.Name {
+		return 0, fmt.Errorf("peer: this member owns the block: %w", cache.ErrNoPeer)
+	}
+	node := v.Nodes[p]
+	if m.penalty.boxed(node.Name) {
+		m.stats.fallbacks[causePenalized].Add(1)
+		return 0, fmt.Errorf("peer: owner %s is in the penalty box: %w", node.Name, cache.ErrNoPeer)
+	}
+	m.stats.cachedFetches.Add(1)
+	rq := request{node: node, path: cachedPath, ref: ref, ident: refIdentity(ref), from: off, length: int64(len(dst))}
+	end, err := m.get(ctx, rq, dst, off, func(int64) {})
+	n := int(end - off)
+	switch {
+	case err == nil:
+		m.stats.cachedHits.Add(1)
+		m.penalty.clear(node.Name)
+		return n, nil
+	case errors.Is(err, cache.ErrNotCached):
+		return n, err
+	case ctx.Err() != nil || m.closed.Load():
+		return n, err
+	}
+	c := cause(err)
+	m.stats.fallbacks[c].Add(1)
+	if c != causeBusy && m.penalty.add(node.Name) {
+		m.stats.penalized.Add(1)
+	}
+	m.log.Debug("peer: cached fetch from a peer failed", "peer", node.Name, "key", ref.Object.Key, "block", ref.Index, "at", end, "err", err)
+	return n, fmt.Errorf("peer %s: %w", node.Name, err)
+}
+
+var _ cache.CachedFetcher = (*Member)(nil)
 
 // withCause returns err, or the reason ctx ended if it did.
 func withCause(ctx context.Context, err error) error {

@@ -221,14 +221,25 @@ func TestOtherSecretNeverJoins(t *testing.T) {
 // key at time ts.
 func signedRequest(t *testing.T, addr string, key []byte, obj objstore.Object, idx int64, ts int64, nonce []byte) *http.Request {
 	t.Helper()
+	return signedRangeRequest(t, addr, key, blockPath, obj, idx, 0, -1, ts, nonce)
+}
+
+// signedRangeRequest builds a request on path for the bytes of block idx
+// of obj from `from`, length of them (-1: a block request, to the end),
+// signed with key at time ts.
+func signedRangeRequest(t *testing.T, addr string, key []byte, path string, obj objstore.Object, idx, from, length, ts int64, nonce []byte) *http.Request {
+	t.Helper()
 	ident := identity(testStore, obj, testBlock, idx)
-	sig := signRequest(key, http.MethodGet, blockPath, ident, 0, ts, nonce)
+	sig := signRequest(key, http.MethodGet, path, ident, from, length, ts, nonce)
 	q := url.Values{
 		qStore: {testStore}, qKey: {obj.Key}, qETag: {obj.Version.ETag}, qVersionID: {obj.Version.ID},
 		qSize: {strconv.FormatInt(obj.Size, 10)}, qBlockSize: {strconv.Itoa(testBlock)},
-		qIndex: {strconv.FormatInt(idx, 10)}, qFrom: {"0"},
+		qIndex: {strconv.FormatInt(idx, 10)}, qFrom: {strconv.FormatInt(from, 10)},
 	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+blockPath+"?"+q.Encode(), nil)
+	if length >= 0 {
+		q.Set(qLen, strconv.FormatInt(length, 10))
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path+"?"+q.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ const (
 	qBlockSize = "b"
 	qIndex     = "i"
 	qFrom      = "f"
+	qLen       = "n" // bytes asked, in a range request (cachedPath)
 )
 
 var framePool = sync.Pool{New: func() any { return new([]byte) }}
@@ -33,7 +34,8 @@ var framePool = sync.Pool{New: func() any { return new([]byte) }}
 // load here is itself waiting on a peer; 503 when too many are being
 // served; otherwise 200 and the block's bytes from the asked offset, in
 // frames, as they arrive. A load that fails mid-block cuts the response,
-// which the client sees as an error and resumes elsewhere.
+// which the client sees as an error and resumes elsewhere. A range
+// request on cachedPath is answered from the tiers only (serveCached).
 func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 	m.hmu.Lock()
 	if m.stopping {
@@ -44,16 +46,20 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 	m.handlers.Add(1)
 	m.hmu.Unlock()
 	defer m.handlers.Done()
-	second := r.URL.Path == secondPath
-	if r.Method != http.MethodGet || r.URL.Path != blockPath && !second {
+	second, cached := r.URL.Path == secondPath, r.URL.Path == cachedPath
+	if r.Method != http.MethodGet || r.URL.Path != blockPath && !second && !cached {
 		m.stats.rejected.Add(1)
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
 	q := r.URL.Query()
-	ints := make([]int64, 4)
+	ints := []int64{0, 0, 0, 0, -1}
+	keys := []string{qSize, qBlockSize, qIndex, qFrom}
+	if cached {
+		keys = append(keys, qLen)
+	}
 	ok := true
-	for i, k := range [...]string{qSize, qBlockSize, qIndex, qFrom} {
+	for i, k := range keys {
 		vs := q[k]
 		if len(vs) != 1 {
 			ok = false
@@ -76,11 +82,11 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 		m.reject(w)
 		return
 	}
-	size, bs, idx, from := ints[0], ints[1], ints[2], ints[3]
+	size, bs, idx, from, n := ints[0], ints[1], ints[2], ints[3], ints[4]
 	obj := objstore.Object{Key: q.Get(qKey), Size: size, Version: objstore.Version{ETag: q.Get(qETag), ID: q.Get(qVersionID)}}
 	storeID := q.Get(qStore)
 	ident := identity(storeID, obj, bs, idx)
-	if !hmac.Equal(sig, signRequest(m.keys.request, r.Method, r.URL.Path, ident, from, ts, nonce[:])) {
+	if !hmac.Equal(sig, signRequest(m.keys.request, r.Method, r.URL.Path, ident, from, n, ts, nonce[:])) {
 		m.reject(w)
 		return
 	}
@@ -95,7 +101,7 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 	}
 	// Authenticated from here on.
 	_, length, err := cache.BlockSpan(idx, size, bs)
-	if err != nil || storeID != m.cfg.StoreID || bs != m.cfg.BlockSize || from >= length {
+	if err != nil || storeID != m.cfg.StoreID || bs != m.cfg.BlockSize || from >= length || cached && (n == 0 || n > length-from) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
@@ -108,6 +114,10 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 		return
 	}
 	ctx := r.Context()
+	if cached {
+		m.serveCached(ctx, w, l, obj, idx, from, n, newFrameTagger(m.keys.frame, nonce[:], ident))
+		return
+	}
 	h, err := m.loadLocal(ctx, l, obj, idx, second)
 	if errors.Is(err, cache.ErrPeerWait) {
 		m.stats.refused.Add(1)
@@ -148,6 +158,61 @@ func (m *Member) serve(w http.ResponseWriter, r *http.Request, l Loader) {
 			return
 		}
 		off += n
+	}
+}
+
+// CachedReader is an optional interface of a Loader: ReadCached reads
+// bytes of an object version from the cache's tiers only, never loading
+// them, and fails with an error wrapping cache.ErrNotCached when they are
+// not all held. *cache.Blocks implements it. A member whose Loader lacks
+// it answers every cached-only request 404.
+type CachedReader interface {
+	ReadCached(ctx context.Context, obj objstore.Object, p []byte, off int64) (int, error)
+}
+
+var _ CachedReader = (*cache.Blocks)(nil)
+
+// serveCached answers a cached-only request, authenticated, for n bytes
+// at from in block idx of obj: from the cache's tiers only, in frames
+// tagged by t, or 404 with no body when they are not all held. It never
+// starts a load, so never forwards.
+func (m *Member) serveCached(ctx context.Context, w http.ResponseWriter, l Loader, obj objstore.Object, idx, from, n int64, t *frameTagger) {
+	cr, ok := l.(CachedReader)
+	buf := make([]byte, n)
+	var err error = cache.ErrNotCached
+	if ok {
+		// All of it before the headers: an eviction midway must not cut a
+		// response, which the asker would hold against this member.
+		_, err = cr.ReadCached(ctx, obj, buf, idx*m.cfg.BlockSize+from)
+	}
+	if err != nil {
+		code := http.StatusNotFound
+		if errors.Is(err, cache.ErrNotCached) {
+			m.stats.cachedMissed.Add(1)
+		} else {
+			m.log.Debug("peer: reading cached bytes for a peer failed", "key", obj.Key, "block", idx, "err", err)
+			code = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	m.stats.cachedServed.Add(1)
+	rc := http.NewResponseController(w)
+	for off := int64(0); off < n; {
+		k := min(int64(m.cfg.FrameSize), n-off)
+		// Counted before the write, as by serve.
+		m.stats.cachedBytesServed.Add(k)
+		if err := t.writeFrame(w, from+off, buf[off:off+k]); err != nil {
+			m.stats.cachedBytesServed.Add(-k)
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		off += k
 	}
 }
 

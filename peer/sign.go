@@ -58,7 +58,11 @@ const (
 	blockPath = "/tierfs/v1/block"
 	// secondPath asks for a block as its secondary owner, the primary
 	// having failed or been skipped (see Member.loadLocal).
-	secondPath  = blockPath + "/secondary"
+	secondPath = blockPath + "/secondary"
+	// cachedPath asks for a range of a block only if the owner holds it
+	// (a sparse read, see Member.FetchCached): answered from its tiers,
+	// or 404, never by a load.
+	cachedPath  = blockPath + "/cached"
 	hdrTime     = "Tierfs-Time"
 	hdrNonce    = "Tierfs-Nonce"
 	hdrSig      = "Tierfs-Signature"
@@ -70,17 +74,25 @@ const (
 
 // signRequest returns the signature of a block request: HMAC-SHA256 under
 // the request key over the method, the path, the block's identity, the
-// first byte asked for, the timestamp (Unix nanoseconds) and the nonce.
-func signRequest(key []byte, method, path string, ident []byte, from, ts int64, nonce []byte) []byte {
+// first byte asked for, the number of bytes asked for a range request
+// (cachedPath; a block request, which asks to the block's end, passes -1
+// and has none), the timestamp (Unix nanoseconds) and the nonce. The path
+// is signed, so the two layouts cannot pass for each other.
+func signRequest(key []byte, method, path string, ident []byte, from, length, ts int64, nonce []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("tierfs request v1\x00"))
 	m.Write([]byte(method + "\x00" + path + "\x00"))
 	m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(ident))))
 	m.Write(ident)
-	var n [16]byte
+	var n [24]byte
 	binary.BigEndian.PutUint64(n[:8], uint64(from))
-	binary.BigEndian.PutUint64(n[8:], uint64(ts))
-	m.Write(n[:])
+	i := 8
+	if length >= 0 {
+		binary.BigEndian.PutUint64(n[i:i+8], uint64(length))
+		i += 8
+	}
+	binary.BigEndian.PutUint64(n[i:i+8], uint64(ts))
+	m.Write(n[:i+8])
 	m.Write(nonce)
 	return m.Sum(nil)
 }

@@ -15,6 +15,8 @@ const (
 type counters struct {
 	fetches, bytesFetched, served, bytesServed, rejected, refused, penalized atomic.Int64
 	originFallbacks, fallbackWaits                                           atomic.Int64
+	cachedFetches, cachedHits, cachedBytesFetched                            atomic.Int64
+	cachedServed, cachedMissed, cachedBytesServed                            atomic.Int64
 	fallbacks                                                                [numCauses]atomic.Int64
 }
 
@@ -31,7 +33,17 @@ type Stats struct {
 	// Served counts block requests this member answered with bytes;
 	// BytesServed the bytes it sent.
 	Served, BytesServed int64
-	// Fallbacks counts peers given up on, by cause.
+	// CachedFetches counts cached-only requests sent to owners for the
+	// bytes of a sparse read (see Member.FetchCached); CachedHits those
+	// answered with all the bytes; CachedBytesFetched the verified bytes
+	// they returned. The others went to the origin.
+	CachedFetches, CachedHits, CachedBytesFetched int64
+	// CachedServed counts cached-only requests this member answered with
+	// bytes from its tiers; CachedMissed those it answered 404, not
+	// holding the bytes; CachedBytesServed the bytes it sent them.
+	CachedServed, CachedMissed, CachedBytesServed int64
+	// Fallbacks counts peers given up on, by cause, in block and
+	// cached-only fetches.
 	Fallbacks Fallbacks
 	// OriginFallbacks counts block loads that went on to the origin
 	// because an owner other than this member failed or was in the
@@ -66,6 +78,8 @@ func (m *Member) Stats() Stats {
 		Members: len(v.Nodes), ViewHash: v.Hash(),
 		Fetches: c.fetches.Load(), BytesFetched: c.bytesFetched.Load(),
 		Served: c.served.Load(), BytesServed: c.bytesServed.Load(),
+		CachedFetches: c.cachedFetches.Load(), CachedHits: c.cachedHits.Load(), CachedBytesFetched: c.cachedBytesFetched.Load(),
+		CachedServed: c.cachedServed.Load(), CachedMissed: c.cachedMissed.Load(), CachedBytesServed: c.cachedBytesServed.Load(),
 		Fallbacks: Fallbacks{
 			Error: c.fallbacks[causeError].Load(), Stall: c.fallbacks[causeStall].Load(),
 			Corrupt: c.fallbacks[causeCorrupt].Load(), Busy: c.fallbacks[causeBusy].Load(),
