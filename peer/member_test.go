@@ -250,7 +250,9 @@ func signedRangeRequest(t *testing.T, addr string, key []byte, path string, obj 
 }
 
 // TestSignedRequests: unsigned, wrongly signed, stale, replayed and
-// altered requests get 401 and no body; a good one gets the block.
+// altered requests, for blocks and cached-only ranges, get 401 and no
+// body; a good one gets the block, or the range it holds (404 and no
+// load for one it does not).
 func TestSignedRequests(t *testing.T) {
 	store := memstore.New()
 	ms := startRing(t, store, 1, nil)
@@ -298,8 +300,77 @@ func TestSignedRequests(t *testing.T) {
 		t.Fatal("a good response does not hold the block's bytes")
 	}
 
+	// A good cached-only request for a range of the block it now holds,
+	// and one for a block it does not hold: 404, no body, no load.
+	m.blocks.Wait()
+	loads := m.blocks.Stats().Loads
+	const coff, clen = 1000, 3*testFrame + 5
+	nc, tsc := nonce(), now()
+	cachedReq := func(idx, from, length, ts int64, nonce []byte) *http.Request {
+		return signedRangeRequest(t, m.DataAddr(), m.keys.request, cachedPath, obj, idx, from, length, ts, nonce)
+	}
+	code, body = do(cachedReq(1, coff, clen, tsc, nc))
+	if code != http.StatusOK {
+		t.Fatalf("signed cached-only request: %d", code)
+	}
+	tg = newFrameTagger(m.keys.frame, nc, identity(testStore, obj, testBlock, 1))
+	got = make([]byte, clen)
+	r = bytes.NewReader(body)
+	for off := 0; off < clen; {
+		n, err := tg.readFrame(r, int64(coff+off), got[off:], testFrame)
+		if err != nil {
+			t.Fatalf("cached frame at %d: %v", off, err)
+		}
+		off += n
+	}
+	if !bytes.Equal(got, data[testBlock+coff:][:clen]) || r.Len() != 0 {
+		t.Fatal("a good cached-only response does not hold the range's bytes")
+	}
+	if code, body := do(cachedReq(2, 0, 100, now(), nonce())); code != http.StatusNotFound || len(body) != 0 {
+		t.Errorf("cached-only request for a block not held: %d with %d body bytes; want 404 and none", code, len(body))
+	}
+	if got := m.blocks.Stats().Loads - loads; got != 0 {
+		t.Errorf("cached-only requests started %d loads; want none", got)
+	}
+
 	otherKey := deriveKeys([]byte("not the cluster secret at all!!!")).request
+	altered := func(k, v string) func() *http.Request {
+		return func() *http.Request {
+			req := cachedReq(1, coff, clen, now(), nonce())
+			q := req.URL.Query()
+			q.Set(k, v)
+			req.URL.RawQuery = q.Encode()
+			return req
+		}
+	}
 	bad := map[string]func() *http.Request{
+		"cached unsigned": func() *http.Request {
+			req := cachedReq(1, coff, clen, now(), nonce())
+			req.Header.Del(hdrSig)
+			return req
+		},
+		"cached wrong secret": func() *http.Request {
+			return signedRangeRequest(t, m.DataAddr(), otherKey, cachedPath, obj, 1, coff, clen, now(), nonce())
+		},
+		"cached stale":          func() *http.Request { return cachedReq(1, coff, clen, now()-int64(2*DefaultMaxClockSkew), nonce()) },
+		"cached replayed":       func() *http.Request { return cachedReq(1, coff, clen, tsc, nc) },
+		"cached altered length": altered(qLen, strconv.Itoa(clen+1)),
+		"cached altered offset": altered(qFrom, "0"),
+		"cached altered index":  altered(qIndex, "0"),
+		"cached without length": altered(qLen, ""),
+		"block request sent as cached-only": func() *http.Request {
+			req := signedRequest(t, m.DataAddr(), m.keys.request, obj, 1, now(), nonce())
+			req.URL.Path = cachedPath
+			q := req.URL.Query()
+			q.Set(qLen, strconv.Itoa(testBlock))
+			req.URL.RawQuery = q.Encode()
+			return req
+		},
+		"cached-only request sent as a block request": func() *http.Request {
+			req := cachedReq(1, 0, testBlock, now(), nonce())
+			req.URL.Path = blockPath
+			return req
+		},
 		"unsigned": func() *http.Request {
 			req := signedRequest(t, m.DataAddr(), m.keys.request, obj, 0, now(), nonce())
 			req.Header.Del(hdrSig)
@@ -348,7 +419,8 @@ func TestSignedRequests(t *testing.T) {
 	if got := after.Rejected - before.Rejected; got != int64(sent) {
 		t.Errorf("Rejected rose by %d for %d bad requests", got, sent)
 	}
-	if after.Served != before.Served || after.BytesServed != before.BytesServed {
+	if after.Served != before.Served || after.BytesServed != before.BytesServed ||
+		after.CachedServed != before.CachedServed || after.CachedMissed != before.CachedMissed || after.CachedBytesServed != before.CachedBytesServed {
 		t.Errorf("bad requests were served: %+v → %+v", before, after)
 	}
 }

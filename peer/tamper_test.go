@@ -93,9 +93,10 @@ func refOf(obj objstore.Object, idx int64) cache.BlockRef {
 
 // TestTamperedFramesRejected: a proxy between a member and the owner flips
 // bits, cuts, drops, reorders and replays frames and swaps in another
-// block's response: every case is rejected at the first bad frame, only
-// verified bytes are announced, and a read through the cache still gets
-// exact bytes with nothing bad cached.
+// block's response, in block and cached-only responses: every case is
+// rejected at the first bad frame, only verified bytes are announced, and
+// a read through the cache (whole or sparse) still gets exact bytes with
+// nothing bad cached.
 func TestTamperedFramesRejected(t *testing.T) {
 	store := memstore.New()
 	ms := startRing(t, store, 2, nil)
@@ -168,6 +169,73 @@ func TestTamperedFramesRejected(t *testing.T) {
 			}
 		})
 	}
+
+	// Cached-only ranges come in the same frames, checked the same way.
+	a.blocks.Wait()
+	b.blocks.Wait()
+	const coff, clen = 1000, 4*testFrame + 123
+	for _, tc := range []struct {
+		name  string
+		edit  func([]byte) []byte
+		valid int64
+		cause int
+	}{
+		{"cached: bit flip in payload", flip(frameLen + frameHeader + 9), testFrame, causeCorrupt},
+		{"cached: bit flip in tag", flip(2*frameLen + frameHeader + testFrame + 4), 2 * testFrame, causeCorrupt},
+		{"cached: cut", func(b []byte) []byte { return b[:3*frameLen+10] }, 3 * testFrame, causeError},
+		{"cached: a block response instead", func([]byte) []byte { return bytes.Clone(tp.saved[itoa(idx)]) }, 0, causeCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.penalty.clear(b.Name())
+			before, loads := a.Stats(), b.blocks.Stats().Loads
+			tp.set(tc.edit)
+			defer tp.set(nil)
+			dst := make([]byte, clen)
+			n, err := a.FetchCached(t.Context(), refOf(obj, idx), dst, coff)
+			if err == nil || errors.Is(err, cache.ErrNotCached) || errors.Is(err, cache.ErrNoPeer) {
+				t.Fatalf("FetchCached = %d, %v; want a failure", n, err)
+			}
+			if int64(n) != tc.valid || !bytes.Equal(dst[:n], truth(idx)[coff:coff+n]) {
+				t.Errorf("FetchCached returned %d verified bytes; want %d, exact", n, tc.valid)
+			}
+			after := a.Stats()
+			if got := counts(after)[tc.cause] - counts(before)[tc.cause]; got != 1 || after.Penalized != before.Penalized+1 {
+				t.Errorf("stats %+v → %+v; want one fallback of the cause and the owner penalized", before, after)
+			}
+			if after.CachedHits != before.CachedHits || after.CachedBytesFetched-before.CachedBytesFetched != tc.valid {
+				t.Errorf("cached hits %d → %d, bytes %d → %d", before.CachedHits, after.CachedHits, before.CachedBytesFetched, after.CachedBytesFetched)
+			}
+			if got := b.blocks.Stats().Loads - loads; got != 0 {
+				t.Errorf("the owner started %d loads", got)
+			}
+		})
+	}
+	// Through the cache, a sparse read takes the verified frames and the
+	// rest from the origin, and keeps exact bytes.
+	a.penalty.clear(b.Name())
+	tp.set(flip(2*frameLen + frameHeader + 1))
+	store.ResetStats()
+	peerErrors := a.blocks.Stats().PeerErrors
+	sparse := make([]byte, clen)
+	soff := idx*testBlock + coff
+	if _, err := a.blocks.ReadAt(t.Context(), obj, sparse, soff, cache.ReadOptions{Sparse: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sparse, data[soff:soff+clen]) {
+		t.Fatal("a sparse read through a tampering proxy got wrong bytes")
+	}
+	if st := store.Total(); st.Gets != 1 || st.BodyBytes != clen-2*testFrame {
+		t.Errorf("origin: %d GETs of %d bytes; want 1 of the %d bytes after the verified frames", st.Gets, st.BodyBytes, clen-2*testFrame)
+	}
+	if got := a.blocks.Stats().PeerErrors - peerErrors; got != 1 {
+		t.Errorf("PeerErrors rose by %d; want 1", got)
+	}
+	tp.set(func([]byte) []byte { t.Error("range asked of a peer again"); return nil })
+	clear(sparse)
+	if _, err := a.blocks.ReadAt(t.Context(), obj, sparse, soff, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(sparse, data[soff:soff+clen]) {
+		t.Fatalf("kept extents: %v", err)
+	}
+	tp.set(nil)
 
 	// Through the cache: the read resumes from the origin at the last
 	// verified byte; the bytes read and the bytes cached are exact.
