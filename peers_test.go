@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -734,5 +735,128 @@ func TestPeersOwnerHangs(t *testing.T) {
 				t.Errorf("%d goroutines after Close; %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 			}
 		})
+	}
+}
+
+// TestPeersSparseReads: member A reads an object whole, which leaves each
+// of its blocks cached at its owner; member B's random reads of 4–64 KiB
+// of it, sparse, are answered from the owners' caches (cached-only
+// requests): exact bytes and no origin GET. B's sparse reads of an object
+// nobody holds go to the origin, and no member starts a load for them.
+func TestPeersSparseReads(t *testing.T) {
+	s := memstore.New()
+	held := putRandom(t, s, "held.bin", 24*prBlock+999)
+	cold := putRandom(t, s, "cold.bin", 40*prBlock)
+	fleet := startFleet(t, s, 3, nil)
+	a, b := fleet[0], fleet[1]
+	if got, err := fs.ReadFile(a, "held.bin"); err != nil || !bytes.Equal(got, held) {
+		t.Fatalf("A's read: %v", err)
+	}
+	for _, fsys := range fleet {
+		fsys.WaitLoads()
+		tierfs.SettleTiers(fsys)
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	readAt := func(name string, data []byte, off int64, n int) {
+		t.Helper()
+		f, err := b.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		got := make([]byte, n)
+		if _, err := f.(io.ReaderAt).ReadAt(got, off); err != nil {
+			t.Fatalf("B's read of %d bytes of %s at %d: %v", n, name, off, err)
+		}
+		if !bytes.Equal(got, data[off:off+int64(n)]) {
+			t.Fatalf("B's read of %d bytes of %s at %d: wrong bytes", n, name, off)
+		}
+	}
+	type figures struct {
+		fs   []tierfs.Stats
+		gets int64
+	}
+	snap := func(key string) figures {
+		var f figures
+		for _, fsys := range fleet {
+			f.fs = append(f.fs, fsys.Stats())
+		}
+		f.gets = s.Stats(key).Gets
+		return f
+	}
+	// served sums the cached-only requests the other members answered
+	// with bytes and without, and the bytes they sent, between x and y.
+	served := func(x, y figures) (hits, misses, bytes int64) {
+		for i := range fleet {
+			if i == 1 {
+				continue
+			}
+			hits += y.fs[i].Peers.CachedServed - x.fs[i].Peers.CachedServed
+			misses += y.fs[i].Peers.CachedMissed - x.fs[i].Peers.CachedMissed
+			bytes += y.fs[i].Peers.CachedBytesServed - x.fs[i].Peers.CachedBytesServed
+		}
+		return hits, misses, bytes
+	}
+
+	// Random reads of the held object: one file, so they turn random.
+	before := snap("held.bin")
+	f, err := b.Open("held.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked int64
+	for range 60 {
+		n := 4<<10 + rng.IntN(60<<10+1)
+		off := rng.Int64N(int64(len(held) - n))
+		got := make([]byte, n)
+		if _, err := f.(io.ReaderAt).ReadAt(got, off); err != nil || !bytes.Equal(got, held[off:off+int64(n)]) {
+			t.Fatalf("B's read of %d bytes at %d: %v (exact: %v)", n, off, err, bytes.Equal(got, held[off:off+int64(n)]))
+		}
+		asked += int64(n)
+	}
+	f.Close()
+	after := snap("held.bin")
+	bp, ap := before.fs[1].Peers, after.fs[1].Peers
+	fetches, hits, fetched := ap.CachedFetches-bp.CachedFetches, ap.CachedHits-bp.CachedHits, ap.CachedBytesFetched-bp.CachedBytesFetched
+	sh, sm, sb := served(before, after)
+	fromPeers := after.fs[1].PeerBytesServed - before.fs[1].PeerBytesServed
+	t.Logf("held object: %d bytes read by B in 60 random reads; origin GETs %d; cached-only requests %d (hits %d), %d bytes; B's bytes served from peers %d",
+		asked, after.gets-before.gets, fetches, hits, fetched, fromPeers)
+	if after.gets != before.gets || after.fs[1].OriginFetches != before.fs[1].OriginFetches {
+		t.Errorf("B's random reads of a held object cost %d origin GETs (B counts %d); want 0", after.gets-before.gets, after.fs[1].OriginFetches-before.fs[1].OriginFetches)
+	}
+	if hits == 0 || hits != fetches || sh != hits || sm != 0 || sb != fetched || fetched == 0 {
+		t.Errorf("cached-only: B sent %d and got %d hits, %d bytes; the owners answered %d with bytes, %d without, %d bytes", fetches, hits, fetched, sh, sm, sb)
+	}
+	if fromPeers == 0 || fromPeers > asked {
+		t.Errorf("B's readers got %d bytes from peers of %d read", fromPeers, asked)
+	}
+
+	// Sparse reads of the cold object: descending and over 1 MiB apart,
+	// so none continues a stream (which would load whole blocks).
+	before = snap("cold.bin")
+	var reads int64
+	for blk := int64(39); blk >= 9; blk -= 5 {
+		n := 4<<10 + rng.IntN(60<<10+1)
+		off := blk*prBlock + rng.Int64N(prBlock-int64(n))
+		readAt("cold.bin", cold, off, n)
+		reads++
+	}
+	after = snap("cold.bin")
+	bp, ap = before.fs[1].Peers, after.fs[1].Peers
+	fetches, hits = ap.CachedFetches-bp.CachedFetches, ap.CachedHits-bp.CachedHits
+	sh, sm, _ = served(before, after)
+	gets, counted := after.gets-before.gets, after.fs[1].OriginFetches-before.fs[1].OriginFetches
+	t.Logf("cold object: %d reads by B; origin GETs %d (B counts %d); cached-only requests %d, all misses: %v", reads, gets, counted, fetches, sm == fetches)
+	if gets == 0 || gets != counted || gets > reads {
+		t.Errorf("%d reads of a cold object: %d origin GETs, B counts %d; want equal, 1 to %d", reads, gets, counted, reads)
+	}
+	if hits != 0 || sh != 0 || sm != fetches {
+		t.Errorf("cached-only: B sent %d, got %d hits; the owners answered %d with bytes, %d without", fetches, hits, sh, sm)
+	}
+	for i, fsys := range fleet {
+		if n := after.fs[i].Loads - before.fs[i].Loads; n != 0 {
+			t.Errorf("%s started %d loads for B's sparse reads of a cold object; want none", fsys.Peer().Name(), n)
+		}
 	}
 }
