@@ -176,10 +176,14 @@ func WithWarmupConcurrency(n int) Option {
 // WithPeers makes the FS a member of a ring of processes that share cached
 // blocks (see package peer): after its tiers miss, a block is asked of its
 // owner in the ring before the origin, and this FS serves the blocks it
-// owns to the others. It requires an explicit store identity — the URL
+// owns to the others. A sparse read (random reads, a young stream's) asks
+// the owner only for bytes it already holds, and otherwise goes to the
+// origin. It requires an explicit store identity — the URL
 // given to Open, or WithStoreID for New — because members share blocks
 // only with members of the same identity and block size; cfg.StoreID and
 // cfg.BlockSize are filled in from the FS and, if set, must agree with it.
+// Block loads that fall back from the ring to the origin are capped at
+// cfg.MaxFallbacks at once (peer.DefaultMaxFallbacks, 8, by default).
 // Close leaves the ring.
 func WithPeers(cfg peer.Config) Option {
 	return func(o *options) error {

@@ -52,7 +52,14 @@
 // miss, so small random reads are not amplified into whole blocks, and
 // keeps them as an extent: stored in the tiers under a key of its own and
 // indexed in memory by block (see extents.go for why exact ranges). A
-// second read of the same bytes is a hit. Open's first bytes enter the
+// second read of the same bytes is a hit. A sparse miss keeps the lookup
+// chain's order: the tiers, the extents, then the peers, if their hook is
+// a [CachedFetcher] — each block's part is asked of the block's owner,
+// which answers only from its own tiers ([Blocks.ReadCached]), never
+// loading for it — then the origin for what they did not give. A sparse
+// read starts no load (it waits for one already running, found before
+// any of these); bytes from a peer count as served from peers and are
+// kept as extents too. Open's first bytes enter the
 // cache the same way ([Blocks.Keep]), and a load of block 0 starts from
 // them. The prefetch layer chooses sparse or whole from the access
 // pattern.

@@ -81,8 +81,8 @@ type Config struct {
 	// verified frame before it is abandoned for the next owner or the
 	// origin. Zero means 2 s.
 	StallTimeout time.Duration
-	// FetchTimeout bounds one fetch of a block from one peer. Zero means
-	// 30 s.
+	// FetchTimeout bounds one fetch of a block, or of a cached-only
+	// range, from one peer. Zero means 30 s.
 	FetchTimeout time.Duration
 	// MaxClockSkew is how far a signed request's timestamp may be from
 	// this member's clock; older requests are refused as stale, and nonces
@@ -92,8 +92,9 @@ type Config struct {
 	// skipped; it doubles with each failure in a row, up to MaxPenalty.
 	// Zero means 2 s and 1 min.
 	Penalty, MaxPenalty time.Duration
-	// MaxServing caps the block requests served at once; more are
-	// refused (503) and the asker goes on to the origin. Loads started for
+	// MaxServing caps the requests served at once, for blocks and for
+	// cached-only ranges (see Member.FetchCached); more are refused (503)
+	// and the asker goes on to the origin. Loads started for
 	// peers reserve from the cache's memory budget like any other. Zero
 	// means 64.
 	MaxServing int

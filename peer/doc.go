@@ -116,10 +116,23 @@
 // mutual TLS to the data plane, for confidentiality on the wire; the
 // signatures and tags are checked either way.
 //
-// # What is not shared
+// # Sparse reads
 //
-// Sparse reads (a few bytes of a block, as random reads and fstest make)
-// go to the origin: the cache does not ask the ring for them. tierfs
-// takes a file's version by HEAD when peers are on, and ReadFile of a
-// file of one block reads that block through the ring.
+// A sparse read (a few bytes of a block, as random reads, young streams
+// and fstest make) must not make an owner load a whole block, nor go to
+// the origin for bytes a member already holds. [Member.FetchCached], the
+// cache's cache.CachedFetcher, asks the block's primary owner only (a
+// miss goes to the origin, not to the secondary) for the range, with a
+// request signed like a block request, on a path of its own and with the
+// range's length signed too. The owner answers from its tiers only
+// (cache.Blocks.ReadCached: the whole block, or an extent that covers
+// the range), in the same frames, bound to the request's nonce, the
+// block's identity and each frame's offset; or 404 with no body when it
+// does not hold the bytes. It never starts or joins a load for it, so it
+// never forwards. The client verifies and penalizes as for blocks; a 404
+// is a miss, not a failure. [Stats] counts these requests and their
+// bytes on both sides (CachedFetches, CachedHits, CachedServed, …).
+//
+// tierfs takes a file's version by HEAD when peers are on, and ReadFile
+// of a file of one block reads that block through the ring.
 package peer
