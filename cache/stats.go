@@ -49,8 +49,9 @@ type Stats struct {
 	// is how many are indexed now.
 	ExtentHits, Extents int64
 	// PeerHits counts blocks a peer served whole; PeerErrors the peer
-	// fetches that failed and went on to the origin; PeerBytesServed the
-	// bytes from peers copied to readers.
+	// fetches (of blocks, or of a sparse read's bytes: CachedFetcher)
+	// that failed and went on to the origin, a peer's miss not counted;
+	// PeerBytesServed the bytes from peers copied to readers.
 	PeerHits, PeerErrors, PeerBytesServed int64
 	// OriginFetches counts the ranged reads the cache asked the store for
 	// (blocks and sparse ranges); OriginBytes the bytes they brought;

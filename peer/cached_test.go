@@ -104,7 +104,8 @@ func b2i(b bool) int64 {
 // block the owner holds and one it does not gets the first from the
 // owner and only the rest from the origin (one GET of exactly those
 // bytes), counts each where it came from, and keeps both as extents: the
-// same read again asks nobody.
+// same read again asks nobody. A young stream's read takes its bytes
+// ahead, within the block, with the same request.
 func TestSparseReadAsksOwner(t *testing.T) {
 	store := memstore.New()
 	ms := startRing(t, store, 2, nil)
@@ -164,5 +165,29 @@ func TestSparseReadAsksOwner(t *testing.T) {
 	}
 	if st2, ps2 := store.Total(), a.Stats(); st2.Gets != 1 || ps2.CachedFetches != 2 {
 		t.Errorf("second read: %d GETs, %d cached fetches; want no new request", st2.Gets, ps2.CachedFetches)
+	}
+
+	// A young stream's read (Ahead) of the held block takes the bytes
+	// past it, within the block, with the same request; its next read
+	// finds them kept.
+	const n, ahead = 5000, 40000
+	yoff := idx * testBlock
+	p := make([]byte, n)
+	if _, err := a.blocks.ReadAt(t.Context(), obj, p, yoff, cache.ReadOptions{Sparse: true, Ahead: ahead}); err != nil || !bytes.Equal(p, data[yoff:yoff+n]) {
+		t.Fatalf("young read: %v", err)
+	}
+	ps3 := a.Stats()
+	if ps3.CachedFetches != 3 || ps3.CachedHits != 2 || ps3.CachedBytesFetched != first+n+ahead {
+		t.Errorf("young read: %+v; want one more hit of %d bytes", ps3, n+ahead)
+	}
+	p = make([]byte, ahead)
+	if _, err := a.blocks.ReadAt(t.Context(), obj, p, yoff+n, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[yoff+n:yoff+n+ahead]) {
+		t.Fatalf("next read: %v", err)
+	}
+	if st3, ps4 := store.Total(), a.Stats(); st3.Gets != 1 || ps4.CachedFetches != 3 {
+		t.Errorf("next read: %d GETs, %d cached fetches; want no new request", st3.Gets, ps4.CachedFetches)
+	}
+	if cs := a.blocks.Stats(); cs.PeerBytesServed != first+n {
+		t.Errorf("bytes served from peers %d; want %d (the next read's come from the tier that keeps them)", cs.PeerBytesServed, first+n)
 	}
 }
