@@ -191,3 +191,47 @@ func TestSparseReadAsksOwner(t *testing.T) {
 		t.Errorf("bytes served from peers %d; want %d (the next read's come from the tier that keeps them)", cs.PeerBytesServed, first+n)
 	}
 }
+
+// TestSparseReadSplits: a sparse read over three blocks, the outer two
+// held by their owner and the middle one owned by the reader itself,
+// takes the outer parts from the owner and only the middle part from the
+// origin, with one GET of exactly its bytes.
+func TestSparseReadSplits(t *testing.T) {
+	store := memstore.New()
+	ms := startRing(t, store, 2, nil)
+	a, b := ms[0], ms[1]
+	obj, data := putObject(t, store, "split.bin", 128*testBlock)
+	v := a.View()
+	owner := func(i int64) string { p, _ := a.owners(v, obj, i); return v.Nodes[p].Name }
+	idx := int64(-1)
+	for i := range cache.NumBlocks(obj.Size, testBlock) - 2 {
+		if owner(i) == b.Name() && owner(i+1) == a.Name() && owner(i+2) == b.Name() {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		t.Fatal("no blocks owned by b, a, b in a row")
+	}
+	for _, i := range []int64{idx, idx + 2} {
+		if err := b.blocks.Ensure(t.Context(), obj, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.blocks.Wait()
+	store.ResetStats()
+	const head, tail = 7000, 9000
+	off := (idx+1)*testBlock - head
+	got := make([]byte, head+testBlock+tail)
+	if _, err := a.blocks.ReadAt(t.Context(), obj, got, off, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(got, data[off:off+int64(len(got))]) {
+		t.Fatalf("read: %v", err)
+	}
+	st, cs, ps := store.Total(), a.blocks.Stats(), a.Stats()
+	t.Logf("origin: %d GETs, %d bytes; from the owner %d bytes in %d hits", st.Gets, st.BodyBytes, cs.PeerBytesServed, ps.CachedHits)
+	if st.Gets != 1 || st.BodyBytes != testBlock || cs.OriginBytesServed != testBlock {
+		t.Errorf("origin: %d GETs of %d bytes; want 1 of the middle block's %d", st.Gets, st.BodyBytes, testBlock)
+	}
+	if cs.PeerBytesServed != head+tail || ps.CachedFetches != 2 || ps.CachedHits != 2 {
+		t.Errorf("from peers %d bytes, %+v; want %d in 2 hits", cs.PeerBytesServed, ps, head+tail)
+	}
+}
