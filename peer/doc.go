@@ -53,9 +53,10 @@
 //
 // Blocks move over HTTP. A request names the block's full identity
 // (store, key, ETag, version id, object size, block size, index) and the
-// first byte wanted, and is signed with HMAC-SHA256 under a key derived
-// from Config.Secret over the method, the path, that identity, the
-// offset, a timestamp and a random nonce. The server answers 401 with no
+// first byte wanted (and, for a cached-only range, how many bytes), and
+// is signed with HMAC-SHA256 under a key derived from Config.Secret over
+// the method, the path, that identity, the offset (and length), a
+// timestamp and a random nonce. The server answers 401 with no
 // body to an unsigned, forged, stale (beyond MaxClockSkew) or replayed
 // (nonce seen before) request.
 //
