@@ -229,7 +229,7 @@ func TestReadWrite(t *testing.T) {
 	}
 	_ = before
 
-	// A large write goes through a temporary file and a multipart-capable Put.
+	// A large write streams through a multipart-capable Put.
 	big := storetest.Data(4, 20<<20)
 	w, err = fsys.Create("big.bin")
 	if err != nil {
