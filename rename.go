@@ -125,9 +125,11 @@ func (fsys *FS) RemoveAll(name string) error {
 // openObject opens obj, a file resolved already, for reading through the
 // cache.
 func (fsys *FS) openObject(ctx context.Context, obj objstore.Object) (*File, error) {
+	ctx, release := fsys.bind(ctx)
 	r, err := fsys.pf.NewReader(ctx, obj)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: obj.Key, Err: err}
+		release()
+		return nil, &fs.PathError{Op: "open", Path: obj.Key, Err: fsys.closedErr(ctx, err)}
 	}
-	return &File{fsys: fsys, ctx: ctx, name: obj.Key, obj: obj, r: r}, nil
+	return &File{fsys: fsys, ctx: ctx, release: release, name: obj.Key, obj: obj, r: r}, nil
 }

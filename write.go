@@ -69,9 +69,9 @@ func (fsys *FS) Create(name string) (io.WriteCloser, error) {
 // store's part buffers whatever the file's size.
 //
 // Nothing is visible before Close returns nil, and nothing half-written
-// ever is: Abort, or cancelling ctx before Close returns, publishes
-// nothing and aborts the multipart upload; a failed Close leaves the
-// previous version. After Close this process reads the new version at
+// ever is: Abort, or cancelling ctx before Close returns, or closing the
+// FS, publishes nothing and aborts the multipart upload; a failed Close
+// leaves the previous version. After Close this process reads the new version at
 // once: the written bytes enter the cache tiers under it (0 origin GETs
 // to read them back while they fit), and the old version's blocks are
 // dropped.
@@ -106,11 +106,15 @@ func (fsys *FS) CreateContext(ctx context.Context, name string, opts *CreateOpti
 			popts.IfNotExist = true
 		}
 	}
+	// The upload ends with ctx or with the FS: Close of the FS aborts it.
+	ctx, release := fsys.bind(ctx)
 	ow, err := objstore.NewWriter(ctx, fsys.store, name, popts)
 	if err != nil {
+		release()
 		return nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
 	w := &Writer{fsys: fsys, ctx: ctx, name: name, old: old, w: ow}
+	w.release = sync.OnceFunc(release)
 	if fsys.blocks.Tiered() {
 		w.bs = fsys.blocks.BlockSize()
 		var id [12]byte
@@ -173,6 +177,8 @@ type Writer struct {
 	name string
 	old  *objstore.Object // the version replaced, if any
 	w    *objstore.Writer
+
+	release func() // ends the watch of the FS's Close on ctx; once the upload is over
 
 	// The written bytes bound for the tiers: each full block is offered
 	// to them under pending (a version no store has) as it is written,
@@ -301,6 +307,7 @@ func (w *Writer) Close() error {
 }
 
 func (w *Writer) close() error {
+	defer w.release()
 	defer w.dropPending()
 	if w.fsys.isClosed() {
 		w.w.Abort()
@@ -393,6 +400,7 @@ func (w *Writer) Abort() error {
 	if err := w.w.Abort(); err != nil {
 		return &fs.PathError{Op: "abort", Path: w.name, Err: err}
 	}
+	w.release()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.closed {

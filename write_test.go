@@ -152,6 +152,9 @@ func TestCreateAbort(t *testing.T) {
 		if got := fsys.Stats().Tiers[0].Tier.Blocks; got != blocks {
 			t.Errorf("point %d: the memory tier holds %d blocks, %d before the write", point, got, blocks)
 		}
+		if got, want := fsys.Stats().Requests, srv.BucketStats("test").RequestStats(); got != want {
+			t.Errorf("point %d: FS counts %+v, server %+v", point, got, want)
+		}
 	}
 }
 
@@ -361,5 +364,9 @@ func TestCreateAbortUnblocksWrite(t *testing.T) {
 	}
 	if _, err := s.Stat(t.Context(), "slow.bin"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("an aborted write is in the store: %v", err)
+	}
+	// The part cut off mid-body counts on both sides alike.
+	if got, want := fsys.Stats().Requests, srv.BucketStats("test").RequestStats(); got != want {
+		t.Errorf("FS counts %+v, server %+v", got, want)
 	}
 }

@@ -302,7 +302,10 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 		}
 		pending, eof = b[:n], e
 	}
-	if readErr != nil {
+	var es *errSize
+	if readErr != nil && !errors.As(readErr, &es) {
+		// The body failed (not merely ended at the wrong size, which
+		// the parts already sent are counted against): stop at once.
 		stopParts()
 	}
 	werr := g.Wait()
