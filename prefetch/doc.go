@@ -36,12 +36,12 @@
 //
 // # Concurrency that seeks throughput
 //
-// A file starts with 8 loads in flight (Config.Concurrency caps it). It
+// A file starts with 4 loads in flight (Config.Concurrency caps it). It
 // measures the rate its reader is served over samples of at least 300 ms
 // and a round of loads, and probes one sample at a time:
 //
 //   - if its reader had to wait for loads, it adds half as many loads
-//     again, and keeps them if the rate rose by a twentieth;
+//     again, and keeps them if the rate rose by a tenth;
 //   - a raise that did not pay (the link's total, the store or the CPUs
 //     are the limit) is undone and a quarter of the loads shed at once,
 //     and again each sample while the rate stays within a twentieth of

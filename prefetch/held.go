@@ -329,14 +329,23 @@ func (r *Reader) schedule(si int, from int64) {
 	}
 	first, last := from/r.bs, min((s.next+s.window-1)/r.bs, r.nb-1)
 	conc := r.tune.conc
-	loading := 0
-	for _, a := range r.held {
+	loading, ahead := 0, 0
+	for idx, a := range r.held {
 		select {
 		case <-a.Done():
 		default:
 			loading++
 		}
+		if idx >= s.next/r.bs {
+			ahead++
+		}
 	}
+	// Blocks held ahead of the reader, loading or loaded and not read
+	// yet, are at most the tuner's count, whatever the window: a reader
+	// slower than the link so paces the loads instead of filling its
+	// window with blocks it may skip; one that keeps up reads each block
+	// as it arrives, and has only loads in flight.
+	maxAhead := conc
 	var plan []int64
 	for idx := first; idx <= last; idx++ {
 		if r.held[idx] == nil {
@@ -345,7 +354,7 @@ func (r *Reader) schedule(si int, from int64) {
 	}
 	r.mu.Unlock()
 	for _, idx := range plan {
-		if loading >= conc {
+		if loading >= conc || ahead >= maxAhead {
 			return
 		}
 		if r.p.blocks.Cached(r.obj, idx) {
@@ -372,15 +381,20 @@ func (r *Reader) schedule(si int, from int64) {
 			r.p.stats.readahead.Add(1)
 		}
 		loading++
+		ahead++
 	}
 }
 
 // trim lets go of held blocks no stream needs any more: behind every
-// stream's backward band or past every stream's window. Called with r.mu
-// held.
+// stream's backward band, or past every stream's window or the blocks it
+// may hold ahead. Called with r.mu held.
 func (r *Reader) trim() {
+	// No stream holds more than the tuner's count ahead of it (see
+	// schedule): a held block further ahead of every stream is one
+	// another stream has read.
+	ahead := int64(r.tune.conc) * r.bs
 	for idx := range r.held {
-		if !r.det.wanted(idx * r.bs) {
+		if !r.det.wanted(idx*r.bs, ahead) {
 			r.release(idx)
 		}
 	}

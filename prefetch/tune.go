@@ -7,13 +7,13 @@ import "time"
 // time, whether a different count serves its reader faster:
 //
 //   - Up: while its reader has to wait for loads, it adds half the count.
-//     If the next sample's rate did not rise by a twentieth (tuneGain), the
+//     If the next sample's rate did not rise by a tenth (raiseGain), the
 //     raise did not pay (the link's total, the store or the CPUs are the
 //     limit, not the loads in flight) and is undone.
 //   - Down: when a raise did not pay, it is undone and a quarter of the
 //     count shed at once, and again each sample while the rate stays
-//     within a twentieth of the rate measured before the raise (that rate
-//     stays the one to keep, so small losses cannot add up). A step that
+//     within a twentieth (shedLoss) of the rate measured before the raise
+//     (that rate stays the one to keep, so small losses cannot add up). A step that
 //     loses more is undone, and probing pauses for tuneHold samples,
 //     doubled after each such failure up to maxHold and back to tuneHold
 //     when a probe is kept, so a file that has found its width seldom
@@ -30,16 +30,20 @@ import "time"
 // Config.MaxLoads and the budget bound all files together.
 
 const (
-	// startConcurrency is the loads a file starts with.
-	startConcurrency = 8
+	// startConcurrency is the loads a file starts with: enough for a
+	// link of a few hundred MB/s at S3's 50–100 MB/s a connection, few
+	// enough that a reader that jumps elsewhere wastes little.
+	startConcurrency = 4
 	// minConcurrency is the fewest loads a file sheds down to: one for
 	// the block being read and one behind it.
 	minConcurrency = 2
 	// tuneEvery is the shortest sample: about fifteen round trips to S3.
 	tuneEvery = 300 * time.Millisecond
-	// tuneGain is the rise in rate a raise must bring to be kept, and the
-	// loss a shed may not pass.
-	tuneGain = 1.05
+	// raiseGain is the rise in rate a raise must bring to be kept (a
+	// tenth: the noise of a shared machine or link passes a twentieth);
+	// shedLoss is the loss a shed may not pass.
+	raiseGain = 1.10
+	shedLoss  = 1.05
 	// tuneHold and maxHold are how many samples probing in a direction
 	// pauses after a probe that failed, the first time and at most.
 	tuneHold = 3
@@ -93,14 +97,14 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 		// reason to probe.
 		t.lastRate = rate
 		t.hold = 1
-	case t.probe > 0 && rate < t.lastRate*tuneGain:
+	case t.probe > 0 && rate < t.lastRate*raiseGain:
 		// The raise bought nothing: undo it and shed at once; the rate
 		// to keep stays the one measured before the raise.
 		t.conc -= t.probe
 		t.down = true
 	case t.probe > 0:
 		t.lastRate, t.pause, t.down = rate, tuneHold, false
-	case t.probe < 0 && rate*tuneGain < t.lastRate:
+	case t.probe < 0 && rate*shedLoss < t.lastRate:
 		// Shedding lost throughput: undo the step; probe up after a
 		// pause.
 		t.conc -= t.probe
