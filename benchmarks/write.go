@@ -1,14 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tierfs/tierfs/internal/s3test"
 )
@@ -80,8 +90,28 @@ func (e *env) writeCheckpoint(ctx context.Context) error {
 	st := e.srv.Stats(e.bucket, writeKey)
 	link := linkLimit(c.totalBW, c.connBW, c.writeConc)
 	wrate := float64(res.Bytes) / res.WriteSeconds / 1e6
+
+	// The baseline: the plain SDK's multipart upload of the same bytes,
+	// the same parts, as many at once, in this process.
+	e.srv.DeleteObject(e.bucket, writeKey)
+	var complete time.Duration
+	bm, err := measure(func() error {
+		var err error
+		complete, err = e.sdkUpload(ctx, writeKey+".sdk", c.writeSize, c.partSize, c.writeConc)
+		return err
+	})
+	defer e.srv.DeleteObject(e.bucket, writeKey+".sdk")
+	brate := 0.0
+	if err != nil {
+		e.res.add(row{Scenario: sc, Name: "plain SDK multipart upload", NA: true, Unit: "MB/s", Role: roleBaseline, Note: err.Error()})
+	} else {
+		brate = float64(c.writeSize) / bm.wall.Seconds() / 1e6
+		e.res.add(row{Scenario: sc, Name: fmt.Sprintf("plain SDK multipart upload (%s parts, %d at once)", human(c.partSize), c.writeConc), Value: brate, Unit: "MB/s", CPU: bm.cpu, Role: roleBaseline,
+			Versus: times(ratio(brate, link), "link"),
+			Note:   fmt.Sprintf("%.1f s of %.1f s in the server's CompleteMultipartUpload: what this server, not the link, allows", complete.Seconds(), bm.wall.Seconds())})
+	}
 	x := e.res.add(row{Scenario: sc, Name: "tierfs write (CreateContext to Close)", Value: wrate, Unit: "MB/s", Role: roleTierfs,
-		Versus: times(ratio(wrate, link), "link"),
+		Versus: joinNonEmpty(times(ratio(wrate, link), "link"), times(ratio(wrate, brate), "plain SDK")),
 		Note: fmt.Sprintf("%.1f s of %.1f s in Close (the last parts, the server's CompleteMultipartUpload, the written blocks moved under the new version); %d PUTs (parts) at the server, %d counted by the FS; CPU of the harness with its server %.2f cores",
 			res.CloseSeconds, res.WriteSeconds, st.Puts, res.Puts, m.cpu)})
 	x.atLeast(0.9*link, " MB/s (0.9× link)")
@@ -94,4 +124,50 @@ func (e *env) writeCheckpoint(ctx context.Context) error {
 		Note: fmt.Sprintf("%d counted by the FS; every byte checked; read at %s MB/s from the tiers", res.ReadGets, num(float64(res.Bytes)/res.ReadSeconds/1e6))})
 	x.atMost(0, " GETs")
 	return nil
+}
+
+// sdkUpload uploads size bytes of the scenario's data stream to key with
+// the plain SDK: CreateMultipartUpload, parts of partSize conc at once
+// (each generated as it is sent), CompleteMultipartUpload. It returns the
+// time the Complete took.
+func (e *env) sdkUpload(ctx context.Context, key string, size, partSize int64, conc int) (time.Duration, error) {
+	b := aws.String(e.bucket)
+	k := aws.String(key)
+	created, err := e.sdk.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: k})
+	if err != nil {
+		return 0, err
+	}
+	src := rand.NewChaCha8([32]byte{byte(e.cfg.seed), 0x5d})
+	bufs := make(chan []byte, conc)
+	for range conc {
+		bufs <- make([]byte, partSize)
+	}
+	var mu sync.Mutex
+	var parts []types.CompletedPart
+	var g errgroup.Group
+	for num, off := int32(1), int64(0); off < size; num, off = num+1, off+partSize {
+		buf := (<-bufs)[:min(partSize, size-off)]
+		src.Read(buf)
+		g.Go(func() error {
+			defer func() { bufs <- buf[:cap(buf)] }()
+			out, err := e.sdk.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: k, UploadId: created.UploadId,
+				PartNumber: aws.Int32(num), Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf)))})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		e.sdk.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: b, Key: k, UploadId: created.UploadId})
+		return 0, err
+	}
+	slices.SortFunc(parts, func(x, y types.CompletedPart) int { return int(*x.PartNumber - *y.PartNumber) })
+	t0 := time.Now()
+	_, err = e.sdk.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: created.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	return time.Since(t0), err
 }
