@@ -361,6 +361,12 @@ func (fsys *FS) resolve(ctx context.Context, op, name string, head bool) (consis
 	var err error
 	if head && fsys.peer == nil {
 		obj, first, err = fsys.readHead(ctx, name)
+		for try := 1; try < 3 && errors.Is(err, objstore.ErrChanged); try++ {
+			// The version the first bytes came from went before the
+			// rest of them did (a cut body resumed pinned): the name
+			// is there, with a newer version.
+			obj, first, err = fsys.readHead(ctx, name)
+		}
 	} else {
 		sctx, cancel := fsys.bound(ctx)
 		obj, err = fsys.store.Stat(sctx, name)

@@ -145,6 +145,12 @@ func TestOpenURLSecrets(t *testing.T) {
 // return on their own, well before it.
 func returns(t *testing.T, what string, fn func()) {
 	t.Helper()
+	returnsWithin(t, what, 20*time.Second, fn)
+}
+
+// returnsWithin is returns with a watchdog of d.
+func returnsWithin(t *testing.T, what string, d time.Duration, fn func()) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -152,8 +158,8 @@ func returns(t *testing.T, what string, fn func()) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: still blocked after 20s", what)
+	case <-time.After(d):
+		t.Fatalf("%s: still blocked after %v", what, d)
 	}
 }
 

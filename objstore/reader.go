@@ -14,12 +14,15 @@ import (
 
 // RetryPolicy bounds how a [Reader] resumes a body that was cut off. The
 // SDKs retry a failed request, but not a body that breaks after the
-// response headers arrived: that part is the Reader's. The zero value
+// response headers arrived: that part is the Reader's. A first request
+// that still fails after the SDK's retries with an error that may pass
+// (not a missing key, a changed version, a refusal or a bad reply) is
+// tried again from the same budget. The zero value
 // means the defaults given per field.
 type RetryPolicy struct {
 	// MaxResumes is how many times one Reader may re-open its range after
-	// a cut body, a stall or a failed re-open. Zero means 5; negative
-	// means never.
+	// a cut body, a stall or a failed open or re-open. Zero means 5;
+	// negative means never.
 	MaxResumes int
 	// BaseDelay is the backoff before the first resume; each later one
 	// doubles it, with full jitter, up to MaxDelay. Zero means 50ms.
@@ -136,6 +139,16 @@ func NewReader(ctx context.Context, key string, off, length int64, opts ReadOpti
 	}
 	r := &Reader{ctx: ctx, key: key, open: open, policy: policy.withDefaults(), pin: pin, off: off}
 	body, obj, err := open(ctx, off, length, pin)
+	for err != nil && !final(err) && r.resumes < r.policy.MaxResumes {
+		// A failure the SDK's own retries did not get past (a run of
+		// 503s, a reset before the headers): try again after a backoff,
+		// from the same budget as the resumes.
+		if serr := sleepCtx(ctx, r.backoff(r.resumes)); serr != nil {
+			break
+		}
+		r.resumes++
+		body, obj, err = open(ctx, off, length, pin)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +181,8 @@ func (r *Reader) Object() Object { return r.obj }
 // Remaining returns how many bytes of the range are still to be read.
 func (r *Reader) Remaining() int64 { return r.remain }
 
-// Resumes returns how many times the range was re-opened after a cut.
+// Resumes returns how many times the range was opened again: after a cut,
+// or after a failed first request.
 func (r *Reader) Resumes() int { return r.resumes }
 
 // Read reads up to len(p) bytes of the range. It returns io.EOF only after

@@ -115,8 +115,10 @@ func TestRequestStatsFaults(t *testing.T) {
 				t.Fatal("read succeeded under endless SlowDown")
 			}
 		})
-		if d.Gets != 3 || d.BytesIn != 0 {
-			t.Errorf("GET failing: %+v, want the SDK's 3 attempts and no bytes", d)
+		// The SDK's 3 attempts, for the first request and for each of the
+		// 5 the Reader tries again (RetryPolicy.MaxResumes).
+		if d.Gets != 3*(1+5) || d.BytesIn != 0 {
+			t.Errorf("GET failing: %+v, want 18 attempts and no bytes", d)
 		}
 	})
 
