@@ -83,6 +83,7 @@ var metricDefs = []metricDef{
 	{"loads_in_flight", "Block loads running now.", nil, true},
 	{"buffers_made_total", "Block buffers allocated for loads.", nil, false},
 	{"buffers_reused_total", "Loads that reused the buffer of an earlier load no tier kept.", nil, false},
+	{"extent_hits_total", "Reads served from cached extents (bytes smaller than a block that a sparse read or an open fetched).", nil, false},
 	{"metadata_lookups_total", "Name lookups.", nil, false},
 	{"metadata_hits_total", "Name lookups the metadata cache answered without asking the store.", nil, false},
 	{"readahead_blocks_total", "Blocks fetched ahead of their reader.", nil, false},
@@ -96,6 +97,10 @@ var metricDefs = []metricDef{
 	{"peer_fetched_bytes_total", "Verified bytes peers returned.", nil, false},
 	{"peer_served_total", "Block requests from peers answered with bytes.", nil, false},
 	{"peer_served_bytes_total", "Bytes sent to peers.", nil, false},
+	{"peer_cached_fetches_total", "Sparse reads' requests to a block's owner for bytes it already holds.", nil, false},
+	{"peer_cached_hits_total", "Of those, the requests the owner answered with all the bytes.", nil, false},
+	{"peer_cached_fetched_bytes_total", "Verified bytes owners returned to sparse reads from their caches.", nil, false},
+	{"peer_cached_served_total", "Requests of other members' sparse reads answered from this member's cache, by result (hit, miss).", []string{"result"}, false},
 	{"peer_fallbacks_total", "Times a fetch moved on from a peer, by cause (error, stall, corrupt, busy, penalized, gave_up).", []string{"cause"}, false},
 	{"peer_origin_fallbacks_total", "Block loads that went on to the origin because their owner failed.", nil, false},
 	{"peer_rejected_total", "Peer requests refused as unsigned, forged, stale or replayed.", nil, false},
@@ -160,6 +165,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit("loads_in_flight", st.LoadsInFlight)
 	emit("buffers_made_total", st.BuffersMade)
 	emit("buffers_reused_total", st.BuffersReused)
+	emit("extent_hits_total", st.ExtentHits)
 	emit("metadata_lookups_total", st.MetaLookups)
 	emit("metadata_hits_total", st.MetaHits)
 	p := st.Prefetch
@@ -175,6 +181,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit("peer_fetched_bytes_total", ps.BytesFetched)
 	emit("peer_served_total", ps.Served)
 	emit("peer_served_bytes_total", ps.BytesServed)
+	emit("peer_cached_fetches_total", ps.CachedFetches)
+	emit("peer_cached_hits_total", ps.CachedHits)
+	emit("peer_cached_fetched_bytes_total", ps.CachedBytesFetched)
+	emit("peer_cached_served_total", ps.CachedServed, "hit")
+	emit("peer_cached_served_total", ps.CachedMissed, "miss")
 	f := ps.Fallbacks
 	for _, k := range []struct {
 		cause string

@@ -779,6 +779,11 @@ func TestPeersSparseReads(t *testing.T) {
 	snap := func(key string) figures {
 		var f figures
 		for _, fsys := range fleet {
+			// Loads still running (readahead of the reads before, or a
+			// load for a peer) would count in the next phase's figures.
+			fsys.WaitLoads()
+		}
+		for _, fsys := range fleet {
 			f.fs = append(f.fs, fsys.Stats())
 		}
 		f.gets = s.Stats(key).Gets
@@ -822,8 +827,12 @@ func TestPeersSparseReads(t *testing.T) {
 	fromPeers := after.fs[1].PeerBytesServed - before.fs[1].PeerBytesServed
 	t.Logf("held object: %d bytes read by B in 60 random reads; origin GETs %d; cached-only requests %d (hits %d), %d bytes; B's bytes served from peers %d",
 		asked, after.gets-before.gets, fetches, hits, fetched, fromPeers)
-	if after.gets != before.gets || after.fs[1].OriginFetches != before.fs[1].OriginFetches {
-		t.Errorf("B's random reads of a held object cost %d origin GETs (B counts %d); want 0", after.gets-before.gets, after.fs[1].OriginFetches-before.fs[1].OriginFetches)
+	// B's OriginFetches counts the fetches it started, also those of
+	// loads cancelled (readahead let go when the reads turned random)
+	// before their request went out: at most one per cancelled load.
+	cancelled := func(x, y figures) int64 { return y.fs[1].CancelledLoads - x.fs[1].CancelledLoads }
+	if counted := after.fs[1].OriginFetches - before.fs[1].OriginFetches; after.gets != before.gets || counted > cancelled(before, after) {
+		t.Errorf("B's random reads of a held object cost %d origin GETs (B counts %d, %d loads cancelled); want 0", after.gets-before.gets, counted, cancelled(before, after))
 	}
 	if hits == 0 || hits != fetches || sh != hits || sm != 0 || sb != fetched || fetched == 0 {
 		t.Errorf("cached-only: B sent %d and got %d hits, %d bytes; the owners answered %d with bytes, %d without, %d bytes", fetches, hits, fetched, sh, sm, sb)
@@ -848,8 +857,8 @@ func TestPeersSparseReads(t *testing.T) {
 	sh, sm, _ = served(before, after)
 	gets, counted := after.gets-before.gets, after.fs[1].OriginFetches-before.fs[1].OriginFetches
 	t.Logf("cold object: %d reads by B; origin GETs %d (B counts %d); cached-only requests %d, all misses: %v", reads, gets, counted, fetches, sm == fetches)
-	if gets == 0 || gets != counted || gets > reads {
-		t.Errorf("%d reads of a cold object: %d origin GETs, B counts %d; want equal, 1 to %d", reads, gets, counted, reads)
+	if gets == 0 || counted < gets || counted > gets+cancelled(before, after) || gets > reads {
+		t.Errorf("%d reads of a cold object: %d origin GETs, B counts %d (%d loads cancelled); want 1 to %d, B's count within the cancelled loads of it", reads, gets, counted, cancelled(before, after), reads)
 	}
 	if hits != 0 || sh != 0 || sm != fetches {
 		t.Errorf("cached-only: B sent %d, got %d hits; the owners answered %d with bytes, %d without", fetches, hits, sh, sm)

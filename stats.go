@@ -31,8 +31,9 @@ type Stats struct {
 	// them, or from the origin when ReadFile returns them as they came.
 	PeerBytesServed, OriginBytesServed int64
 	// OriginFetches counts the ranged reads the cache asked the store for
-	// (a block, or the bytes of a sparse read); OriginErrors those that
-	// failed.
+	// (a block, or the bytes of a sparse read), also those of loads
+	// cancelled before their request went out (Requests counts what
+	// reached the store); OriginErrors those that failed.
 	OriginFetches, OriginErrors int64
 	// Loads counts block loads started; SharedFetches counts reads that
 	// joined a load another had started instead of fetching again;

@@ -634,3 +634,27 @@ func TestOnceAdmitsOnSecondLoad(t *testing.T) {
 		t.Errorf("an object under OnceMinSize: memory %d, disk %d blocks, %d deferred; want 1, 1, 0", mem2.len(), disk2.len(), small.Stats().AdmitDeferred)
 	}
 }
+
+// A sparse read served again from the extent the first one cached is a
+// hit of the tier that holds the extent, not a miss: the lookup counts
+// follow where the bytes came from.
+func TestExtentHitCountsAsTierHit(t *testing.T) {
+	data := storetest.Data(5, 2*blockSize)
+	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
+	obj, _ := s.Stat(t.Context(), "obj")
+	b, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{newMapTier()}, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	p := make([]byte, 1000)
+	for pass := range 2 {
+		if _, err := b.ReadAt(t.Context(), obj, p, 5000, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[5000:6000]) {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
+	}
+	st := b.Stats()
+	if ts := st.Tiers[0]; ts.Hits != 1 || ts.Misses != 1 || ts.BytesServed != 1000 || st.ExtentHits != 1 || s.Stats("obj").Gets != 1 {
+		t.Errorf("after a cold and a cached sparse read: %+v, %d extent hits, %d GETs; want 1 hit, 1 miss, 1000 bytes served, 1 extent hit, 1 GET", ts, st.ExtentHits, s.Stats("obj").Gets)
+	}
+}

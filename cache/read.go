@@ -119,22 +119,28 @@ func (b *Blocks) ReadAt(ctx context.Context, obj objstore.Object, p []byte, off 
 func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, dst []byte, boff int64, sparse bool) (miss bool, err error) {
 	key := Key(b.storeID, obj, b.blockSize, idx)
 	if len(b.tiers) > 0 {
-		if b.readTier(ctx, 0, key, dst, boff) {
+		// The first tier's lookup is a hit if its block or an extent it
+		// holds serves the bytes; a miss is counted once both missed.
+		if b.readTier(ctx, 0, key, dst, boff, false) {
 			return false, nil
 		}
 	}
 	// An extent (kept mostly by the first tier) before a lower tier's
 	// whole block, which is read there in place; a whole read has the
 	// block promoted to the tiers above behind it (see promote.go).
-	if b.readExtent(ctx, key, dst, boff) {
+	if i, ok := b.readExtent(ctx, key, dst, boff); ok {
+		b.stats.tiers[i].hits.Add(1)
 		return false, nil
+	}
+	if len(b.tiers) > 0 {
+		b.stats.tiers[0].misses.Add(1)
 	}
 	for i := 1; i < len(b.tiers); i++ {
 		if !b.tiers[i].Contains(key) {
 			b.stats.tiers[i].misses.Add(1)
 			continue
 		}
-		if b.readTier(ctx, i, key, dst, boff) {
+		if b.readTier(ctx, i, key, dst, boff, true) {
 			if !sparse {
 				_, blen, _ := BlockSpan(idx, obj.Size, b.blockSize)
 				b.promoter.offer(key, blen, i)
@@ -163,16 +169,18 @@ func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, 
 	return false, nil
 }
 
-// readTier fills dst from tier i's copy of block key, counting the lookup.
-// A tier that fails is a miss, logged.
-func (b *Blocks) readTier(ctx context.Context, i int, key string, dst []byte, boff int64) bool {
+// readTier fills dst from tier i's copy of block key, counting a hit, and
+// a miss if countMiss. A tier that fails is a miss, logged.
+func (b *Blocks) readTier(ctx context.Context, i int, key string, dst []byte, boff int64, countMiss bool) bool {
 	n, err := b.tiers[i].ReadAt(ctx, key, dst, boff)
 	if n == len(dst) && (err == nil || err == io.EOF) {
 		b.stats.tiers[i].hits.Add(1)
 		b.stats.served[i].Add(int64(n))
 		return true
 	}
-	b.stats.tiers[i].misses.Add(1)
+	if countMiss {
+		b.stats.tiers[i].misses.Add(1)
+	}
 	if !errors.Is(err, tier.ErrMiss) {
 		b.log.Debug("cache: tier read failed", "tier", b.names[i], "err", err)
 	}
@@ -180,23 +188,24 @@ func (b *Blocks) readTier(ctx context.Context, i int, key string, dst []byte, bo
 }
 
 // readExtent fills dst from an extent of block key that covers [boff,
-// boff+len(dst)), from the first tier that holds it.
-func (b *Blocks) readExtent(ctx context.Context, key string, dst []byte, boff int64) bool {
+// boff+len(dst)), from the first tier that holds it, and returns that
+// tier's index (the caller counts the lookup's hit).
+func (b *Blocks) readExtent(ctx context.Context, key string, dst []byte, boff int64) (int, bool) {
 	e, ok := b.extents.find(key, boff, boff+int64(len(dst)))
 	if !ok {
-		return false
+		return 0, false
 	}
 	for i, t := range b.tiers {
 		n, err := t.ReadAt(ctx, e.key, dst, boff-e.start)
 		if n == len(dst) && (err == nil || err == io.EOF) {
 			b.stats.extentHits.Add(1)
 			b.stats.served[i].Add(int64(n))
-			return true
+			return i, true
 		}
 	}
 	// Evicted from every tier: forget it.
 	b.extents.forget1(key, e)
-	return false
+	return 0, false
 }
 
 // readExtentStart copies into dst the bytes of an extent of block key that
@@ -212,6 +221,7 @@ func (b *Blocks) readExtentStart(ctx context.Context, key string, dst []byte, bo
 		n, err := t.ReadAt(ctx, e.key, part, boff-e.start)
 		if n == len(part) && (err == nil || err == io.EOF) {
 			b.stats.extentHits.Add(1)
+			b.stats.tiers[i].hits.Add(1) // a lookup of the part it served
 			b.stats.served[i].Add(int64(n))
 			return int64(n)
 		}

@@ -10,7 +10,9 @@ import "sync/atomic"
 type TierStats struct {
 	// Name is the tier's name ("memory", "disk", or "tierN").
 	Name string
-	// Hits counts lookups the tier served.
+	// Hits counts lookups the tier served: from the block, or from an
+	// extent it holds (a sparse read's bytes; a read that an extent
+	// serves in part counts a hit for that part, and looks up the rest).
 	Hits int64
 	// Misses counts lookups that asked the tier and went on.
 	Misses int64
