@@ -21,6 +21,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +42,7 @@ type result struct {
 	ReadSeconds  float64 `json:"read_seconds"`
 	RSSAfter     int64   `json:"rss_after_write"` // VmHWM after Close, bytes
 	RSSEnd       int64   `json:"rss_end"`         // VmHWM at the end, bytes
+	AnonPeak     int64   `json:"anon_peak_write"` // RssAnon's peak during the write (sampled every 10 ms), bytes
 	ReadGets     int64   `json:"read_gets"`       // GETs the FS sent while reading back
 	Puts         int64   `json:"puts"`            // PUTs (parts) the FS sent
 	Match        bool    `json:"match"`
@@ -88,6 +91,7 @@ func run(ctx context.Context, endpoint, bucket, key string, size, partSize int64
 	}
 	defer fsys.Close()
 
+	peak, stop := sampleAnon()
 	t0 := time.Now()
 	w, err := fsys.CreateContext(ctx, key, nil)
 	if err != nil {
@@ -109,6 +113,8 @@ func run(ctx context.Context, endpoint, bucket, key string, size, partSize int64
 		return res, err
 	}
 	res.CloseSeconds = (time.Since(t0) - tw).Seconds()
+	stop()
+	res.AnonPeak = peak()
 	res.WriteSeconds = time.Since(t0).Seconds()
 	res.RSSAfter = hwm()
 	before := fsys.Stats().Requests
@@ -155,8 +161,36 @@ func (c *comparer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// sampleAnon samples RssAnon (resident memory that is not a mapping of a
+// file: the disk tier maps its block files to read them, and those pages
+// are page cache, not the writer's memory) every 10 ms until stop is
+// called, and returns the peak seen.
+func sampleAnon() (peak func() int64, stop func()) {
+	var max atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := status("RssAnon:"); v > max.Load() {
+				max.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return max.Load, func() { close(done); wg.Wait() }
+}
+
 // hwm returns the process's peak resident set size (VmHWM), in bytes.
-func hwm() int64 {
+func hwm() int64 { return status("VmHWM:") }
+
+// status returns a field of /proc/self/status in bytes, or -1.
+func status(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
@@ -164,7 +198,7 @@ func hwm() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err == nil {
 				return kb << 10
