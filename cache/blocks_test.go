@@ -296,7 +296,9 @@ func TestLowerTierFillsUpper(t *testing.T) {
 func TestFetchErrorsAndPanics(t *testing.T) {
 	b, s, obj, data := setup(t, 2*blockSize)
 	boom := errors.New("boom")
-	s.FailNext(memstore.OpRead, "obj", boom, 1)
+	// The first request and the store's reader's retries of it
+	// (RetryPolicy's 5 by default) all fail.
+	s.FailNext(memstore.OpRead, "obj", boom, 6)
 	p := make([]byte, 10)
 	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); !errors.Is(err, boom) {
 		t.Errorf("failed fetch: err = %v, want the cause", err)
@@ -656,5 +658,44 @@ func TestExtentHitCountsAsTierHit(t *testing.T) {
 	st := b.Stats()
 	if ts := st.Tiers[0]; ts.Hits != 1 || ts.Misses != 1 || ts.BytesServed != 1000 || st.ExtentHits != 1 || s.Stats("obj").Gets != 1 {
 		t.Errorf("after a cold and a cached sparse read: %+v, %d extent hits, %d GETs; want 1 hit, 1 miss, 1000 bytes served, 1 extent hit, 1 GET", ts, st.ExtentHits, s.Stats("obj").Gets)
+	}
+}
+
+// A block loaded after sparse reads cached extents of it takes their
+// bytes from the tiers and fetches only the gaps (an extent under minGap,
+// 256 KiB, is fetched again with its gap): no byte of an extent big
+// enough is fetched twice, and the block is exact.
+func TestLoadFillsGapsAroundExtents(t *testing.T) {
+	data := storetest.Data(9, 2*blockSize)
+	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
+	obj, _ := s.Stat(t.Context(), "obj")
+	b, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{newMapTier()}, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sparse := func(off, n int64) {
+		t.Helper()
+		p := make([]byte, n)
+		if _, err := b.ReadAt(t.Context(), obj, p, off, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[off:off+n]) {
+			t.Fatalf("sparse read at %d: %v", off, err)
+		}
+	}
+	sparse(300<<10, 300<<10) // an extent worth keeping
+	sparse(700<<10, 10<<10)  // one fetched again with its gap
+	before := s.Stats("obj")
+	p := make([]byte, blockSize)
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); err != nil || !bytes.Equal(p, data[:blockSize]) {
+		t.Fatalf("block read: %v", err)
+	}
+	b.Wait()
+	after := s.Stats("obj")
+	gets, body := after.Gets-before.Gets, after.BodyBytes-before.BodyBytes
+	if gets != 2 || body != blockSize-300<<10 {
+		t.Errorf("the load fetched %d bytes in %d GETs; want the %d bytes around the 300 KiB extent in 2", body, gets, blockSize-300<<10)
+	}
+	// The whole block is cached now: read again, no request.
+	if _, err := b.ReadAt(t.Context(), obj, p, 0, cache.ReadOptions{}); err != nil || !bytes.Equal(p, data[:blockSize]) || s.Stats("obj").Gets != after.Gets {
+		t.Errorf("second block read: %v, %d GETs more", err, s.Stats("obj").Gets-after.Gets)
 	}
 }

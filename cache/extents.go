@@ -71,6 +71,25 @@ func (x *extents) find(block string, from, to int64) (extent, bool) {
 	return extent{}, false
 }
 
+// next returns the extent of block that starts first after from, of at
+// least min bytes, marking it used.
+func (x *extents) next(block string, from, min int64) (extent, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var best *list.Element
+	for _, el := range x.blocks[block] {
+		e := el.Value.(*extentEntry)
+		if e.start > from && e.end-e.start >= min && (best == nil || e.start < best.Value.(*extentEntry).start) {
+			best = el
+		}
+	}
+	if best == nil {
+		return extent{}, false
+	}
+	x.lru.MoveToFront(best)
+	return best.Value.(*extentEntry).extent, true
+}
+
 // add indexes e as an extent of block. Extents of the block that e
 // covers are forgotten and deleted from the tiers.
 func (x *extents) add(block string, e extent) {

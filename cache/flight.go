@@ -148,11 +148,16 @@ type progressWriter struct {
 	received *atomic.Int64 // the cache's count of bytes received, if not nil
 	n        int64         // bytes written
 	last     int64         // bytes announced
+	limit    int64         // where the range fetched ends (0: the block's end)
 }
 
 func (w *progressWriter) Write(p []byte) (int, error) {
-	if w.n+int64(len(p)) > int64(len(w.f.data)) {
-		return 0, fmt.Errorf("cache: body longer than its block")
+	limit := w.limit
+	if limit == 0 {
+		limit = int64(len(w.f.data))
+	}
+	if w.n+int64(len(p)) > limit {
+		return 0, fmt.Errorf("cache: body longer than the range asked")
 	}
 	copy(w.f.data[w.n:], p)
 	w.n += int64(len(p))

@@ -241,27 +241,50 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 			b.log.Debug("cache: peer fetch failed; going to the origin", "key", obj.Key, "block", idx, "at", pre, "err", perr)
 		}
 	}
-	if pre < length {
-		b.stats.originFetches.Add(1)
-		r, err := b.store.NewRangeReader(ctx, obj.Key, off+pre, length-pre, objstore.ReadOptions{Version: obj.Version})
-		if err != nil {
-			b.originFailed(ctx)
+	// The origin fills the gaps: up to the next extent the tiers hold
+	// (the bytes of earlier sparse reads, at least minGap of them: a
+	// smaller one costs less fetched again than a request more), then
+	// that extent and those that join it, and so on to the block's end.
+	for pre < length {
+		end := length
+		if e, ok := b.extents.next(key, pre, minGap); ok {
+			end = e.start
+		}
+		if err := b.fetchGap(ctx, obj, idx, off, f, pre, end); err != nil {
 			return err
 		}
-		defer r.Close()
-		w := &progressWriter{f: f, src: b.srcOrigin(), n: pre, last: pre, received: &b.stats.received}
-		n, err := io.Copy(w, r)
-		b.stats.originBytes.Add(n)
-		if err == nil && n != length-pre {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			b.originFailed(ctx)
-			return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
-		}
-		w.flush()
+		pre = b.readExtentsFrom(ctx, key, f, end)
 	}
 	b.fillFlight(ctx, f, len(b.tiers))
+	return nil
+}
+
+// minGap is the smallest extent a load reads from the tiers instead of
+// fetching its bytes again with the rest of the block: below it, the
+// round trip of the request after it costs more than the bytes.
+const minGap = 256 << 10
+
+// fetchGap fetches the bytes [from, to) of block idx (at off in the
+// object) into f from the origin.
+func (b *Blocks) fetchGap(ctx context.Context, obj objstore.Object, idx, off int64, f *flight, from, to int64) error {
+	b.stats.originFetches.Add(1)
+	r, err := b.store.NewRangeReader(ctx, obj.Key, off+from, to-from, objstore.ReadOptions{Version: obj.Version})
+	if err != nil {
+		b.originFailed(ctx)
+		return err
+	}
+	defer r.Close()
+	w := &progressWriter{f: f, src: b.srcOrigin(), n: from, last: from, received: &b.stats.received, limit: to}
+	n, err := io.Copy(w, r)
+	b.stats.originBytes.Add(n)
+	if err == nil && n != to-from {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		b.originFailed(ctx)
+		return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
+	}
+	w.flush()
 	return nil
 }
 
@@ -338,7 +361,13 @@ func (b *Blocks) originFailed(ctx context.Context) {
 // stream's fetches), from the first tier that has each, and returns how
 // many bytes they gave (0 if none).
 func (b *Blocks) readPrefix(ctx context.Context, key string, f *flight) int64 {
-	var pre int64
+	return b.readExtentsFrom(ctx, key, f, 0)
+}
+
+// readExtentsFrom copies into f the extents that cover pre and those that
+// join them, as readPrefix does from the block's start, and returns where
+// the bytes they gave end (pre if none).
+func (b *Blocks) readExtentsFrom(ctx context.Context, key string, f *flight, pre int64) int64 {
 	for pre < int64(len(f.data)) {
 		e, ok := b.extents.find(key, pre, pre+1)
 		if !ok || e.end > int64(len(f.data)) {
