@@ -297,6 +297,12 @@ func TestLock(t *testing.T) {
 	if !errors.Is(err, ErrLocked) || !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("second Open: %v; want ErrLocked (fs.ErrExist)", err)
 	}
+	// It names the directory and the holder, once (issue 11: the error
+	// stuttered "tier: disk: lock …: tier: disk: …" and named nobody).
+	msg := err.Error()
+	if strings.Count(msg, "tier: disk") != 1 || strings.Count(msg, dir) != 1 || !strings.Contains(msg, fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second Open: %q; want the directory and the holder's pid, once", msg)
+	}
 	// The failed Open released the lock it had taken on the other dir.
 	tr := openTier(t, tier.DiskConfig{Dirs: []string{other}, Quota: 1 << 20}, nil)
 	tr.Close()

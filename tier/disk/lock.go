@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +19,24 @@ import (
 // directory's placement seed, so a reordered or renamed mount keeps its
 // blocks (as JuiceFS keeps a UUID in its .lock).
 const lockName = "tierfs.lock"
+
+// ownerName is the file, beside the lock, naming the process that holds
+// it.
+const ownerName = "tierfs.owner"
+
+// lockedError reports a cache directory whose lock another tier holds.
+// It is ErrLocked (and so fs.ErrExist) for errors.Is.
+type lockedError struct{ path, holder string }
+
+func (e *lockedError) Error() string {
+	msg := "tier: disk: cache directory " + e.path + " in use by another tier"
+	if e.holder != "" {
+		msg += " (" + e.holder + ")"
+	}
+	return msg
+}
+
+func (e *lockedError) Is(target error) bool { return target == ErrLocked || target == fs.ErrExist }
 
 // openDir creates the directory if needed, takes its lock, reads its seed
 // and the file-system block size.
@@ -32,10 +51,14 @@ func (t *Tier) openDir(path string, share int64) (*dir, error) {
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lf.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("tier: disk: lock %s: %w", path, ErrLocked)
+			holder, _ := os.ReadFile(filepath.Join(path, ownerName))
+			return nil, &lockedError{path: path, holder: strings.TrimSpace(string(holder))}
 		}
 		return nil, fmt.Errorf("tier: disk: lock %s: %w", path, err)
 	}
+	// Who holds the lock, for the error another tier gets (best effort).
+	host, _ := os.Hostname()
+	_ = os.WriteFile(filepath.Join(path, ownerName), []byte(fmt.Sprintf("pid %d on %s\n", os.Getpid(), host)), 0o600)
 	d := &dir{
 		path:     path,
 		root:     filepath.Join(path, layoutDir),
