@@ -101,7 +101,7 @@ func (d *dir) nextPage() error {
 	page, err := d.fsys.store.List(ctx, objstore.ListOptions{Prefix: prefix, Delimiter: "/", Token: d.token})
 	cancel()
 	if err != nil {
-		return &fs.PathError{Op: "readdir", Path: d.name, Err: d.fsys.closedErr(d.ctx, err)}
+		return &fs.PathError{Op: "readdir", Path: d.name, Err: d.fsys.closedErr(d.ctx, listErr(err))}
 	}
 	for _, o := range page.Objects {
 		name := strings.TrimPrefix(o.Key, prefix)

@@ -502,7 +502,7 @@ func (fsys *FS) lookupDir(ctx context.Context, op, name string) (consistency.Ent
 	defer cancel()
 	page, err := fsys.store.List(ctx, objstore.ListOptions{Prefix: name + "/", Delimiter: "/", MaxKeys: 1})
 	if err != nil {
-		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: err}
+		return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: listErr(err)}
 	}
 	if len(page.Objects)+len(page.Prefixes) > 0 {
 		e := consistency.Entry{Dir: true}
@@ -511,6 +511,17 @@ func (fsys *FS) lookupDir(ctx context.Context, op, name string) (consistency.Ent
 	}
 	fsys.meta.Store(name, consistency.Entry{Missing: true})
 	return consistency.Entry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+}
+
+// listErr explains a listing's fs.ErrNotExist: a prefix with no key under
+// it lists empty, so "not there" means the store's bucket (or root
+// directory) is, which would otherwise read as a failed listing of the
+// name looked up.
+func listErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the store's bucket or root does not exist: %w", err)
+	}
+	return err
 }
 
 // Stat returns the FileInfo of name.

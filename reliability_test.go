@@ -12,9 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/tierfs/tierfs"
 	"github.com/tierfs/tierfs/internal/s3test"
 	"github.com/tierfs/tierfs/objstore"
+	"github.com/tierfs/tierfs/objstore/s3store"
 	"github.com/tierfs/tierfs/objstore/storetest"
 )
 
@@ -324,5 +329,31 @@ func TestChangedForgetsName(t *testing.T) {
 	fsys.Forget("b")
 	if fi, err := fsys.Stat("b"); err != nil || fi.Size() != 5 {
 		t.Errorf("Stat after Forget: %v, %v; want size 5", fi, err)
+	}
+}
+
+// TestMissingBucket: a store whose bucket does not exist says so, with
+// fs.ErrNotExist, rather than reporting a failed listing of the name
+// looked up (issue 11, finding 5).
+func TestMissingBucket(t *testing.T) {
+	srv := s3test.Start(t, s3test.Config{})
+	client := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	s, err := s3store.New(t.Context(), "no-such-bucket", "", &s3store.Options{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := newFS(t, s)
+	for name, call := range map[string]func() error{
+		"Stat":    func() error { _, err := fsys.Stat("x"); return err },
+		"Open":    func() error { _, err := fsys.Open("x"); return err },
+		"ReadDir": func() error { _, err := fsys.ReadDir("."); return err },
+	} {
+		err := call()
+		if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "bucket or root does not exist") {
+			t.Errorf("%s on a missing bucket: %v; want fs.ErrNotExist saying the bucket is missing", name, err)
+		}
 	}
 }
