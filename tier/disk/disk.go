@@ -102,6 +102,7 @@ type dir struct {
 	releasing int64    // bytes of blocks evicted from idx and not yet unlinked
 	sick      bool
 	sickErr   error
+	readOK    bool // sick, but a probe read an indexed block: reads are served, fills still dropped
 	nextProbe time.Time
 	inflight  map[uint64]time.Time // start time of each file operation in progress
 	seq       uint64
@@ -431,7 +432,7 @@ func (t *Tier) Contains(key string) bool {
 	// rebuilt is read under d.mu, as in readDisk: the walk adds its last
 	// batch under d.mu before it sets rebuilt, so seeing it set here means
 	// the index is complete.
-	sick, indexed, rebuilt := d.sick, d.idx.get(h) != nil, d.rebuilt.Load()
+	sick, indexed, rebuilt := d.sick && !d.readOK, d.idx.get(h) != nil, d.rebuilt.Load()
 	d.mu.Unlock()
 	switch {
 	case sick:

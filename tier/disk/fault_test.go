@@ -404,3 +404,55 @@ func TestDeletePendingAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadableWhileWritesFail: a directory made unhealthy by a failed
+// write, whose writes go on failing but whose reads work (a full or
+// read-only file system), serves its valid blocks again after the next
+// probe, and still drops fills (issue 11, finding 7: it never served them
+// again).
+func TestReadableWhileWritesFail(t *testing.T) {
+	a := t.TempDir()
+	ffs := &faultFS{}
+	clock := newFakeClock()
+	cfg := tier.DiskConfig{Dirs: []string{a}, Quota: 1 << 30, MinFreeRatio: -1, FillQueue: 100,
+		IOTimeout: 5 * time.Second, ProbeInterval: 30 * time.Second}
+	tr := openTier(t, cfg, &Options{fsys: ffs, Clock: clock})
+	for i := range 8 {
+		tr.Put(t.Context(), testKey(i), testData(i))
+	}
+	flush(t, tr)
+	var failWrites atomic.Bool
+	failWrites.Store(true)
+	ffs.setHook(func(op, path string) error {
+		if failWrites.Load() && op == "write" {
+			return syscall.EROFS
+		}
+		return nil
+	})
+	tr.Put(t.Context(), testKey(100), testData(100)) // its write fails: the directory turns sick
+	flush(t, tr)
+	if readBlock(t, tr, testKey(0), testData(0)) {
+		t.Fatal("hit on a directory just marked unhealthy: the test checks nothing")
+	}
+	clock.Advance(cfg.ProbeInterval)
+	tr.maintain() // the probe's write fails, its read works
+	for i := range 8 {
+		if !readBlock(t, tr, testKey(i), testData(i)) {
+			t.Fatalf("block %d: miss on a directory whose reads work", i)
+		}
+	}
+	dropped := tr.Stats().Dropped
+	tr.Put(t.Context(), testKey(101), testData(101))
+	flush(t, tr)
+	if tr.Stats().Dropped <= dropped || tr.Contains(testKey(101)) {
+		t.Error("a fill for a directory whose writes fail was not dropped")
+	}
+	failWrites.Store(false)
+	clock.Advance(cfg.ProbeInterval)
+	tr.maintain()
+	tr.Put(t.Context(), testKey(102), testData(102))
+	flush(t, tr)
+	if !readBlock(t, tr, testKey(102), testData(102)) {
+		t.Error("fills still dropped after the probe succeeded")
+	}
+}

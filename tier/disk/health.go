@@ -51,6 +51,7 @@ func (t *Tier) ioError(d *dir, err error) {
 	if !was {
 		d.sick, d.sickErr, d.nextProbe = true, err, now.Add(t.cfg.ProbeInterval)
 	}
+	d.readOK = false
 	d.mu.Unlock()
 	if !was {
 		t.log.Warn("tier: disk: directory unhealthy", "dir", d.path, "err", err)
@@ -106,14 +107,21 @@ func (t *Tier) maintain() {
 
 // probeDir writes, reads back and removes a probe file; success makes the
 // directory healthy again.
+//
+// When the probe fails, a read of an indexed block file tells whether the
+// directory can still be read (a full or read-only file system): its
+// blocks are then served again (each is still checked against its
+// checksums), while fills stay dropped until a probe succeeds.
 func (t *Tier) probeDir(d *dir) {
 	err := t.probe(d)
+	readOK := err != nil && t.probeRead(d)
 	now := t.clock.Now()
 	d.mu.Lock()
 	if err == nil {
-		d.sick, d.sickErr = false, nil
+		d.sick, d.sickErr, d.readOK = false, nil, false
 	} else {
 		d.nextProbe = now.Add(t.cfg.ProbeInterval)
+		d.readOK = readOK
 	}
 	d.mu.Unlock()
 	if err == nil {
@@ -121,6 +129,29 @@ func (t *Tier) probeDir(d *dir) {
 	} else {
 		t.log.Debug("tier: disk: probe failed", "dir", d.path, "err", err)
 	}
+}
+
+// probeRead reads the start of d's oldest indexed block file and reports
+// whether that worked.
+func (t *Tier) probeRead(d *dir) bool {
+	d.mu.Lock()
+	e := d.idx.oldest()
+	var path string
+	if e != nil {
+		path = d.blockPath(e.hash)
+	}
+	d.mu.Unlock()
+	if e == nil {
+		return false
+	}
+	f, err := t.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 512)
+	n, err := f.ReadAt(buf, 0)
+	return n > 0 && (err == nil || err == io.EOF)
 }
 
 func (t *Tier) probe(d *dir) error {

@@ -55,7 +55,7 @@ func (t *Tier) readDisk(key string, p []byte, off int64) (int, error) {
 	d := t.dirFor(h)
 	now := t.clock.Now()
 	d.mu.Lock()
-	if d.sick {
+	if d.sick && !d.readOK {
 		d.mu.Unlock()
 		return 0, miss("directory unhealthy")
 	}
