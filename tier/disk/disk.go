@@ -215,6 +215,18 @@ func validate(cfg tier.DiskConfig) (tier.DiskConfig, error) {
 			}
 		}
 	}
+	for _, d := range dirs {
+		// Inside another tier's directory (this process's or another's):
+		// its rebuild would take our files for its own.
+		for p := filepath.Dir(d); ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(filepath.Join(p, lockName)); err == nil {
+				return bad("directory %q is inside cache directory %q", d, p)
+			}
+			if filepath.Dir(p) == p {
+				break
+			}
+		}
+	}
 	cfg.Dirs = dirs
 	if cfg.Quota <= 0 {
 		return bad("quota %d is not positive", cfg.Quota)

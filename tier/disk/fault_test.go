@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -454,5 +455,24 @@ func TestReadableWhileWritesFail(t *testing.T) {
 	flush(t, tr)
 	if !readBlock(t, tr, testKey(102), testData(102)) {
 		t.Error("fills still dropped after the probe succeeded")
+	}
+}
+
+// TestNestedInOtherTier: a cache directory inside another tier's (here
+// one this process opened; the same holds for another process's) is
+// refused with fs.ErrInvalid (issue 11, finding 7: it was accepted).
+func TestNestedInOtherTier(t *testing.T) {
+	outer := t.TempDir()
+	openTier(t, tier.DiskConfig{Dirs: []string{outer}, Quota: 1 << 20}, nil)
+	for _, inner := range []string{filepath.Join(outer, "sub"), filepath.Join(outer, "a", "b")} {
+		tr, err := Open(tier.DiskConfig{Dirs: []string{inner}, Quota: 1 << 20}, nil)
+		if err == nil {
+			tr.Close()
+			t.Errorf("Open of %s inside another tier's directory succeeded", inner)
+			continue
+		}
+		if !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Open of %s: %v, want fs.ErrInvalid", inner, err)
+		}
 	}
 }
