@@ -218,9 +218,17 @@ func TestFailNext(t *testing.T) {
 		t.Errorf("a failed Put stored the object: %v", err)
 	}
 	mustPut(t, s, "z", "")
+	// A failed first request is tried again (RetryPolicy.MaxResumes, 5
+	// here): one failure is hidden, six are not.
 	s.FailNext(memstore.OpRead, "k", boom, 1)
+	if r, err := s.NewRangeReader(t.Context(), "k", 0, -1, objstore.ReadOptions{}); err != nil {
+		t.Errorf("open with one fault: %v, want it tried again", err)
+	} else {
+		r.Close()
+	}
+	s.FailNext(memstore.OpRead, "k", boom, 6)
 	if _, err := s.NewRangeReader(t.Context(), "k", 0, -1, objstore.ReadOptions{}); !errors.Is(err, boom) {
-		t.Errorf("open with a fault: %v", err)
+		t.Errorf("open with six faults: %v", err)
 	}
 	// A transient failure of a resume is retried: a cut plus one failed
 	// re-open still reads the exact bytes.
