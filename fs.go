@@ -561,7 +561,8 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	if fsys.peer != nil && len(head) == 0 && size <= fsys.blocks.BlockSize() {
 		// A file of one block is read as that block through the lookup
 		// chain, so the ring shares it: a readahead reader would fetch it
-		// as a sparse read, which goes to the origin. The block is the
+		// as sparse reads, which the owner answers only if it already
+		// holds the bytes (cold, they go to the origin). The block is the
 		// file, so this reads no more than the file.
 		buf := make([]byte, size)
 		if _, err := fsys.blocks.ReadAt(fsys.ctx, e.Object, buf, 0, cache.ReadOptions{}); err != nil && err != io.EOF {
