@@ -229,7 +229,12 @@ func (r *Reader) waitWidening(h *cache.Handle, end int64, si int, pos int64) err
 		ctx, cancel := context.WithTimeout(r.ctx, widenEvery)
 		err := h.Wait(ctx, end)
 		cancel()
-		if err == nil || r.ctx.Err() != nil || h.Err() != nil {
+		if herr := h.Err(); err != nil && herr != nil {
+			// The load failed as the timer fired: its error, not the
+			// timer's.
+			return herr
+		}
+		if err == nil || r.ctx.Err() != nil {
 			return err
 		}
 		r.widen(si, pos)
