@@ -199,11 +199,10 @@ func (d *detector) speculative(start int64, except int) bool {
 }
 
 // wanted reports whether some stream still needs the block starting at
-// start: within its backward band, or ahead of it within its window and
-// ahead bytes.
-func (d *detector) wanted(start, ahead int64) bool {
+// start: within its backward band or its window.
+func (d *detector) wanted(start int64) bool {
 	for _, s := range d.streams {
-		if start+d.bs > s.next-d.backward && start < s.next+max(min(s.window, ahead), d.bs) {
+		if start+d.bs > s.next-d.backward && start < s.next+max(s.window, d.bs) {
 			return true
 		}
 	}

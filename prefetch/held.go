@@ -346,11 +346,12 @@ func (r *Reader) schedule(si int, from int64) {
 		}
 	}
 	// Blocks held ahead of the reader, loading or loaded and not read
-	// yet, are at most the tuner's count, whatever the window: a reader
-	// slower than the link so paces the loads instead of filling its
-	// window with blocks it may skip; one that keeps up reads each block
-	// as it arrives, and has only loads in flight.
-	maxAhead := conc
+	// yet, are at most twice the tuner's count, whatever the window: a
+	// reader slower than the link so paces the loads instead of filling
+	// its window with blocks it may skip; one that keeps up reads each
+	// block as it arrives, and has only loads in flight (and room for
+	// those that end out of order).
+	maxAhead := 2 * conc
 	var plan []int64
 	for idx := first; idx <= last; idx++ {
 		if r.held[idx] == nil {
@@ -391,15 +392,11 @@ func (r *Reader) schedule(si int, from int64) {
 }
 
 // trim lets go of held blocks no stream needs any more: behind every
-// stream's backward band, or past every stream's window or the blocks it
-// may hold ahead. Called with r.mu held.
+// stream's backward band or past every stream's window. Called with r.mu
+// held.
 func (r *Reader) trim() {
-	// No stream holds more than the tuner's count ahead of it (see
-	// schedule): a held block further ahead of every stream is one
-	// another stream has read.
-	ahead := int64(r.tune.conc) * r.bs
 	for idx := range r.held {
-		if !r.det.wanted(idx*r.bs, ahead) {
+		if !r.det.wanted(idx * r.bs) {
 			r.release(idx)
 		}
 	}

@@ -31,9 +31,9 @@ import "time"
 
 const (
 	// startConcurrency is the loads a file starts with: enough for a
-	// link of a few hundred MB/s at S3's 50–100 MB/s a connection, few
-	// enough that a reader that jumps elsewhere wastes little.
-	startConcurrency = 4
+	// link of a few hundred MB/s at S3's 50–100 MB/s a connection from
+	// the first samples on (a raise takes a sample or two to pay).
+	startConcurrency = 8
 	// minConcurrency is the fewest loads a file sheds down to: one for
 	// the block being read and one behind it.
 	minConcurrency = 2
