@@ -21,7 +21,7 @@ type Config struct {
 	// means 256 MiB.
 	MaxWindow int64
 	// Concurrency caps the blocks one file fetches at once. A file starts
-	// at 4 (or the cap, if lower), adds loads while that raises its
+	// at 8 (or the cap, if lower), adds loads while that raises its
 	// measured throughput and sheds them while that loses none (see the
 	// package doc). Zero means 32.
 	Concurrency int

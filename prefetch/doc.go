@@ -36,7 +36,7 @@
 //
 // # Concurrency that seeks throughput
 //
-// A file starts with 4 loads in flight (Config.Concurrency caps it). It
+// A file starts with 8 loads in flight (Config.Concurrency caps it). It
 // measures the rate its reader is served over samples of at least 300 ms
 // and a round of loads, and probes one sample at a time:
 //
@@ -54,6 +54,10 @@
 // loads in flight than fill it, since each holds a block's buffer and a
 // load in flight when the reader jumps elsewhere is fetched for nothing.
 // Config.MaxLoads and the budget bound all files together.
+//
+// A stream holds at most twice the file's loads in flight ahead of its
+// reader, loading or loaded: a reader slower than the link paces the
+// loads rather than filling its window with blocks it may skip.
 //
 // # Loads nobody wants are cancelled
 //
