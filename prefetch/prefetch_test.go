@@ -374,8 +374,10 @@ func TestCloseEndsEverything(t *testing.T) {
 	e.blocks.Close()
 	e.p.Close()
 	// Close has waited for every goroutine it owns; give the ones that
-	// were just released a moment to be scheduled and return.
-	for i := 0; runtime.NumGoroutine() > before && i < 10000; i++ {
+	// were just released a moment to be scheduled and return: up to 5 s
+	// of yielding, since on a loaded machine (CI runs packages at once) an
+	// exiting goroutine may wait for a thread the kernel has descheduled.
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
 		runtime.Gosched()
 	}
 	if n := runtime.NumGoroutine(); n > before {
