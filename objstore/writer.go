@@ -86,6 +86,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 // writeErr turns the pipe's error into the Put's, once it is known.
 func (w *Writer) writeErr(err error) error {
+	if w.wasAborted() {
+		// Abort closed the pipe under a blocked Write: say so, whether or
+		// not the Put has ended yet.
+		return NewError("put", w.key, nil, ErrAborted)
+	}
 	select {
 	case <-w.done:
 		if w.err != nil {

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tierfs/tierfs/tier"
 )
@@ -593,19 +594,33 @@ func testRelease(t *testing.T, h Harness) {
 	}
 	const n = 16
 	var calls [n]atomic.Int32
+	var released sync.WaitGroup
+	released.Add(n)
 	want := make([][]byte, n)
 	for i := range n {
 		key := fmt.Sprintf("release/%d", i)
 		want[i] = Block(key, 4096+i)
 		buf := bytes.Clone(want[i])
 		if err := r.PutRelease(t.Context(), key, buf, func() {
-			calls[i].Add(1)
+			if calls[i].Add(1) == 1 {
+				released.Done()
+			}
 			clear(buf) // the caller reuses the buffer
 		}); err != nil {
 			t.Fatalf("PutRelease(%q): %v", key, err)
 		}
 	}
 	settle(t, h, tr)
+	// A tier may call release just after it has settled (once the worker
+	// that wrote the block lets go of it): wait for every release, within
+	// a bound.
+	all := make(chan struct{})
+	go func() { released.Wait(); close(all) }()
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not every block was released within 10 s of the tier settling")
+	}
 	for i := range n {
 		if c := calls[i].Load(); c != 1 {
 			t.Errorf("block %d: released %d times once settled, want 1", i, c)
