@@ -197,6 +197,10 @@ func New(cfg Config) (*Blocks, error) {
 // (blocks and extents). Without, only loads in flight are shared.
 func (b *Blocks) Tiered() bool { return len(b.tiers) > 0 }
 
+// Shared reports whether the cache has peers (Config.Peers): blocks it
+// loads are shared with a ring.
+func (b *Blocks) Shared() bool { return b.peers != nil }
+
 // BlockSize returns the block size in bytes.
 func (b *Blocks) BlockSize() int64 { return b.blockSize }
 

@@ -131,7 +131,11 @@ func (r *Reader) read(p []byte, off int64, w io.Writer) (int, error) {
 	// starts no readahead from where it is: the stream is far ahead.
 	straggler := si >= 0 && off+want <= r.det.keepFrom(si)
 	var youngAhead int64 // a young stream's window, fetched with the read
-	if ahead && r.det.young(si) {
+	// In a peer ring a young stream loads whole blocks as an older one
+	// does: the ring shares blocks (an owner loads each once for all),
+	// while a young stream's sparse fetches go to the origin from every
+	// member of a cold fleet.
+	if ahead && r.det.young(si) && !r.p.blocks.Shared() {
 		youngAhead = r.det.streams[si].window
 	}
 	r.mu.Unlock()
