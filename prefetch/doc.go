@@ -28,7 +28,8 @@
 // waiting (a cold stream over a slow link has all its loads in flight
 // within a few round trips), up to Config.MaxWindow; it halves when the
 // budget is short. Where the cache has no tier to keep a young stream's
-// bytes, streams start at two blocks instead. The first bytes of a cold
+// bytes, streams start at two blocks instead; in a peer ring, young
+// streams load whole blocks, which the ring shares. The first bytes of a cold
 // read arrive after one round trip, since the cache serves a block's
 // bytes as they arrive. Blocks behind a stream (beyond Backward) are let
 // go; a huge single read lets go of each block once copied, so it streams
