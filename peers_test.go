@@ -726,11 +726,7 @@ func TestPeersOwnerHangs(t *testing.T) {
 					t.Errorf("%d origin GETs for %d blocks, %d of them owned by the hung member; want ≤ %d", gets, nb, affected, limit)
 				}
 			}()
-			deadline := time.Now().Add(5 * time.Second)
-			for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			if n := runtime.NumGoroutine(); n > base {
+			if n := goroutinesBack(base); n > base {
 				buf := make([]byte, 1<<20)
 				t.Errorf("%d goroutines after Close; %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 			}

@@ -215,8 +215,12 @@ func TestCloseEndsOpenContext(t *testing.T) {
 		_, err := f.(io.ReaderAt).ReadAt(make([]byte, 1000), 250_000)
 		readErr <- err
 	}()
-	for srv.Stats("test", "root/f").Gets == gets { // the read's GET is at the server
-		time.Sleep(time.Millisecond)
+	// Wait for the read's GET to reach the server (the server has no
+	// hook to say so; a bounded poll of its counter).
+	for deadline := time.Now().Add(10 * time.Second); srv.Stats("test", "root/f").Gets == gets; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the read's GET never reached the server")
+		}
 	}
 	returns(t, "Close", func() {
 		if err := fsys.Close(); err != nil {

@@ -32,9 +32,7 @@ func TestFIFOBlockFile(t *testing.T) {
 	}
 	// Restarted, with the block in the index, then the file replaced.
 	tr = openTier(t, cfg, nil)
-	for !tr.dirs[0].rebuilt.Load() { // the scan of the directory is done
-		time.Sleep(time.Millisecond)
-	}
+	<-tr.dirs[0].ready // the scan of the directory is done
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
