@@ -296,7 +296,7 @@ func (b *Blocks) Ensure(ctx context.Context, obj objstore.Object, idx int64) err
 	if err != nil {
 		return err
 	}
-	defer b.unref(f)
+	defer b.unref(f, false)
 	select {
 	case <-f.done:
 		f.mu.Lock()

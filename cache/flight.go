@@ -42,7 +42,8 @@ type flight struct {
 	refs      int
 	ended     bool               // the load's goroutine has finished
 	abandoned bool               // cancelled for want of readers; left the map
-	keep      bool               // a reader asked bytes of it: it runs to the end
+	keep      bool               // a reader asked bytes of it: it runs to the end, unless abandoned (Handle.Abandon)
+	keepPart  bool               // abandoned after a reader asked bytes of it: what arrived is kept as an extent
 	once      bool               // loaded for a stream: the first tier keeps it only on a second load
 	retained  bool               // a tier kept data: the buffer is not reused
 	tierHolds int                // tiers (tier.Releaser) still reading data: reused when they are done
@@ -261,12 +262,21 @@ func (h *Handle) Demand() *Handle {
 }
 
 // Release gives the reference back. It is idempotent.
-func (h *Handle) Release() {
+func (h *Handle) Release() { h.give(false) }
+
+// Abandon gives the reference back as Release does, and if it was the last
+// one, stops the load even though a reader asked bytes of it (Demand): the
+// reader has left the block and nobody else holds it. The bytes that had
+// arrived are kept as an extent (see extents.go), so a reader that comes
+// back fetches only the rest.
+func (h *Handle) Abandon() { h.give(true) }
+
+func (h *Handle) give(abandon bool) {
 	h.mu.Lock()
 	done := h.released
 	h.released = true
 	h.mu.Unlock()
 	if !done {
-		h.b.unref(h.f)
+		h.b.unref(h.f, abandon)
 	}
 }

@@ -80,6 +80,9 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 		defer cancel()
 		defer stopAfter()
 		err := b.lookup(fctx, obj, idx, off, f, from, opts.Local)
+		if err != nil {
+			b.keepPart(fctx, obj, off, f)
+		}
 		// Leave the map only after the tiers were offered the block, so a
 		// reader arriving now finds it in the first tier.
 		b.mu.Lock()
@@ -103,6 +106,24 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 	return f, nil
 }
 
+// keepPart keeps the bytes a load abandoned by a reader that had asked
+// bytes of it (Handle.Abandon) received before it stopped, as an extent,
+// if there are at least minGap of them: fewer cost less fetched again.
+func (b *Blocks) keepPart(ctx context.Context, obj objstore.Object, off int64, f *flight) {
+	b.mu.Lock()
+	part := f.keepPart && !b.stopping
+	b.mu.Unlock()
+	if !part || !errors.Is(context.Cause(ctx), errAbandoned) {
+		return
+	}
+	f.mu.Lock()
+	n := f.filled
+	f.mu.Unlock()
+	if n >= minGap && n < f.length {
+		b.keep(context.WithoutCancel(ctx), obj, off, f.data[:n])
+	}
+}
+
 // join takes a reference on the load of key in progress, if any: (nil,
 // nil) if there is none. A local load refuses one waiting on a peer.
 func (b *Blocks) join(key string, local, demand bool) (*flight, error) {
@@ -124,7 +145,7 @@ func (b *Blocks) join(key string, local, demand bool) (*flight, error) {
 
 // unref gives back a reference taken by load. The last one cancels a load
 // nobody asked bytes of, or returns the reservation of one that ended.
-func (b *Blocks) unref(f *flight) {
+func (b *Blocks) unref(f *flight, abandon bool) {
 	b.mu.Lock()
 	f.refs--
 	var rel int64
@@ -134,8 +155,10 @@ func (b *Blocks) unref(f *flight) {
 		case f.ended:
 			rel, f.reserved = f.reserved, 0
 			free = f.reusable()
-		case !f.keep && !f.abandoned:
-			f.abandoned = true
+		case (abandon || !f.keep) && !f.abandoned:
+			// A block a reader asked bytes of and then left (Abandon)
+			// keeps what arrived: the reader may come back.
+			f.abandoned, f.keepPart = true, f.keep
 			if b.flights[f.key] == f {
 				delete(b.flights, f.key)
 			}

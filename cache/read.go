@@ -159,7 +159,7 @@ func (b *Blocks) readBlock(ctx context.Context, obj objstore.Object, idx int64, 
 	if err != nil {
 		return false, err
 	}
-	defer b.unref(f)
+	defer b.unref(f, false)
 	end := boff + int64(len(dst))
 	if err := f.wait(ctx, end); err != nil {
 		return false, err

@@ -12,6 +12,7 @@ const nearGap = 1 << 20
 
 // stream is one sequential run of reads.
 type stream struct {
+	start  int64 // offset of its earliest read
 	next   int64 // offset just past the furthest read
 	bytes  int64 // bytes its reads asked for
 	window int64 // bytes to keep fetched ahead of next: at least twice bytes
@@ -30,6 +31,12 @@ type detector struct {
 	backward    int64 // Config.Backward
 	maxStreams  int   // Config.Streams
 	randomAfter int   // Config.RandomAfter
+	// partStart says a stream's first block is not loaded whole when the
+	// stream began inside it: its reads there are sparse (the young
+	// stream's fetches hold them), so a skip does not fetch the bytes it
+	// skipped over in the block it lands in. Set where the cache keeps
+	// sparse fetches and no ring shares whole blocks.
+	partStart bool
 
 	streams []stream
 	misses  int  // reads in a row that continued no stream
@@ -92,6 +99,7 @@ func (d *detector) classify(off, n int64) verdict {
 			// file's tail) is not the start of a sequential stream.
 			continue
 		}
+		s.start = min(s.start, off)
 		s.next = max(s.next, off+n)
 		s.bytes += n
 		// The window follows the reader: twice what it has read, so a
@@ -128,7 +136,7 @@ func (d *detector) classify(off, n int64) verdict {
 			lru = i
 		}
 	}
-	ns := stream{next: off + n, bytes: n, window: d.startWindow(n), reads: 1, used: d.tick}
+	ns := stream{start: off, next: off + n, bytes: n, window: d.startWindow(n), reads: 1, used: d.tick}
 	if len(d.streams) < d.maxStreams {
 		d.streams = append(d.streams, ns)
 	} else {
@@ -180,9 +188,9 @@ func (d *detector) young(si int) bool {
 }
 
 // speculative reports whether the block starting at start lies ahead of
-// some stream other than except (past its position, within its window),
-// and not within except's own window: readahead for a stream the reader
-// has left.
+// some stream other than except (holds bytes past its position, within
+// its window), and not within except's own window: readahead for a stream
+// the reader has left, or the rest of the block it was reading.
 func (d *detector) speculative(start int64, except int) bool {
 	if except >= 0 && except < len(d.streams) {
 		s := d.streams[except]
@@ -191,11 +199,23 @@ func (d *detector) speculative(start int64, except int) bool {
 		}
 	}
 	for i, s := range d.streams {
-		if i != except && start >= s.next && start < s.next+max(s.window, d.bs) {
+		if i != except && start+d.bs > s.next && start < s.next+max(s.window, d.bs) {
 			return true
 		}
 	}
 	return false
+}
+
+// left closes the windows of the streams other than except, which the
+// reader has left by starting except elsewhere: they no longer claim the
+// blocks ahead of them (which except may load and pass), and a reader that
+// comes back to one widens it again as it waits.
+func (d *detector) left(except int) {
+	for i := range d.streams {
+		if i != except {
+			d.streams[i].window = 0
+		}
+	}
 }
 
 // wanted reports whether some stream still needs the block starting at
@@ -207,6 +227,12 @@ func (d *detector) wanted(start int64) bool {
 		}
 	}
 	return false
+}
+
+// beforeStart reports whether block idx begins before stream si began
+// (partStart): the stream reads that block sparse and never loads it whole.
+func (d *detector) beforeStart(si int, idx int64) bool {
+	return d.partStart && si >= 0 && si < len(d.streams) && idx*d.bs < d.streams[si].start
 }
 
 // keepFrom returns the offset from which stream si keeps blocks: Backward

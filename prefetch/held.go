@@ -51,6 +51,7 @@ func (r *Reader) readSequential(p []byte, off int64, si int, w io.Writer) (int64
 			h = a.Demand()
 		}
 		keepFrom, inHead := r.det.keepFrom(si), pos+n <= r.headLen
+		partial := r.det.beforeStart(si, idx)
 		r.mu.Unlock()
 		if a == nil && inHead {
 			// The bytes an open fetched are in the cache (unless its
@@ -74,9 +75,11 @@ func (r *Reader) readSequential(p []byte, off int64, si int, w io.Writer) (int64
 			done += n
 			continue
 		}
-		if a == nil && (idx+1)*r.bs <= keepFrom {
-			// A straggler behind the blocks the stream keeps: its block
-			// was fetched and let go; fetch only the bytes asked.
+		if a == nil && ((idx+1)*r.bs <= keepFrom || partial) {
+			// A straggler behind the blocks the stream keeps (its block
+			// was fetched and let go), or a read in the block the stream
+			// began inside (its young fetches hold the bytes past the
+			// start): fetch only the bytes asked, not yet cached.
 			if err := r.readOnly(dst, pos); err != nil {
 				return done, err
 			}
@@ -354,7 +357,7 @@ func (r *Reader) schedule(si int, from int64) {
 	maxAhead := 2 * conc
 	var plan []int64
 	for idx := first; idx <= last; idx++ {
-		if r.held[idx] == nil {
+		if r.held[idx] == nil && !r.det.beforeStart(si, idx) {
 			plan = append(plan, idx)
 		}
 	}
@@ -395,9 +398,12 @@ func (r *Reader) schedule(si int, from int64) {
 // stream's backward band or past every stream's window. Called with r.mu
 // held.
 func (r *Reader) trim() {
-	for idx := range r.held {
+	for idx, a := range r.held {
 		if !r.det.wanted(idx * r.bs) {
-			r.release(idx)
+			// Abandon: a block the stream read from and passed (a
+			// skip within Forward) stops loading, keeping what arrived.
+			a.Abandon()
+			delete(r.held, idx)
 		}
 	}
 }
@@ -413,9 +419,11 @@ func (r *Reader) release(idx int64) {
 // dropLeft lets go of the loads still running ahead of the streams the
 // reader has just left by jumping elsewhere (starting stream except):
 // readahead nobody will read unless the reader comes back, which a skip
-// pattern never does. Their loads are cancelled, so a skip wastes only
-// what had arrived. Loads that ended stay held (their bytes are cached
-// anyway) until trimmed. Called with r.mu held.
+// pattern never does, and the rest of the block each was reading. Their
+// loads are cancelled (cache.Handle.Abandon), so a skip wastes only what
+// had arrived; of a block a reader had read from, that is kept as an
+// extent, for a reader that comes back. Loads that ended stay held (their
+// bytes are cached anyway) until trimmed. Called with r.mu held.
 func (r *Reader) dropLeft(except int) {
 	for idx, a := range r.held {
 		select {
@@ -424,10 +432,12 @@ func (r *Reader) dropLeft(except int) {
 		default:
 		}
 		if r.det.speculative(idx*r.bs, except) {
-			r.release(idx)
+			r.held[idx].Abandon()
+			delete(r.held, idx)
 			r.p.stats.leftCancelled.Add(1)
 		}
 	}
+	r.det.left(except)
 }
 
 // dropAll lets go of every held block. Called with r.mu held.

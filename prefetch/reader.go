@@ -53,6 +53,7 @@ func (p *Prefetcher) NewReader(ctx context.Context, obj objstore.Object) (*Reade
 		p: p, ctx: rctx, cancel: cancel, obj: obj, bs: bs, nb: cache.NumBlocks(obj.Size, bs),
 		det: newDetector(p.cfg, bs, !p.blocks.Tiered()), lastRead: p.now(), tune: newTuner(p.cfg.Concurrency, p.now(), p.blocks.Received()),
 	}
+	r.det.partStart = p.blocks.Tiered() && !p.blocks.Shared()
 	p.readers[r] = struct{}{}
 	return r, nil
 }

@@ -7,9 +7,13 @@ import "time"
 // time, whether a different count serves its reader faster:
 //
 //   - Up: while its reader has to wait for loads, it adds half the count.
-//     If the next sample's rate did not rise by a tenth (raiseGain), the
-//     raise did not pay (the link's total, the store or the CPUs are the
-//     limit, not the loads in flight) and is undone.
+//     If the next sample's rate did not rise by a tenth (raiseGain) over
+//     the best sample at the count before, the raise did not pay (the
+//     link's total, the store or the CPUs are the limit, not the loads in
+//     flight) and is undone. The best, not the last: on a shared machine
+//     a sample now and then comes out a third low, and a raise measured
+//     against such a dip would seem to pay and be kept, ratcheting the
+//     count up to the cap.
 //   - Down: when a raise did not pay, it is undone and a quarter of the
 //     count shed at once, and again each sample while the rate stays
 //     within a twentieth (shedLoss) of the rate measured before the raise
@@ -60,6 +64,7 @@ type tuner struct {
 	read     int64     // bytes this file read from held blocks since start
 	waited   bool      // a read waited for a load since start
 	lastRate float64   // the rate to beat (up) or to keep (down), bytes/s
+	peak     float64   // the best sample at conc since it last changed (0: none yet)
 	probe    int       // loads added (> 0) or shed (< 0) after the last sample, on trial
 	down     bool      // the next probe sheds: the last raise did not pay
 	samples  int       // samples ended so far
@@ -101,20 +106,25 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 		// The raise bought nothing: undo it and shed at once; the rate
 		// to keep stays the one measured before the raise.
 		t.conc -= t.probe
-		t.down = true
+		t.down, t.peak = true, 0
 	case t.probe > 0:
 		t.lastRate, t.pause, t.down = rate, tuneHold, false
+		t.peak = rate
 	case t.probe < 0 && rate*shedLoss < t.lastRate:
 		// Shedding lost throughput: undo the step; probe up after a
 		// pause.
 		t.conc -= t.probe
-		t.down = false
+		t.down, t.peak = false, 0
 		t.hold, t.pause = t.pause, min(2*t.pause, maxHold)
 	case t.probe < 0:
 		// Kept; lastRate stays the rate before shedding began.
-		t.pause = tuneHold
+		t.pause, t.peak = tuneHold, rate
 	default:
-		t.lastRate = rate
+		// The best sample at this count is the rate to beat: a sample
+		// the machine's other work took down (a dip) must not make
+		// the raise after it look as if it paid.
+		t.peak = max(t.peak, rate)
+		t.lastRate = t.peak
 	}
 	t.probe = 0
 	switch {
@@ -123,7 +133,7 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 	case t.down && t.conc > floor:
 		step := min(max(1, t.conc/4), t.conc-floor)
 		t.conc -= step
-		t.probe = -step
+		t.probe, t.peak = -step, 0
 	case t.down:
 		// At the floor: nothing to shed; probe up after a pause.
 		t.down = false
@@ -131,7 +141,7 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 	case t.waited && t.conc < t.max:
 		step := min(max(1, t.conc/2), t.max-t.conc)
 		t.conc += step
-		t.probe = step
+		t.probe, t.peak = step, 0
 		raised = true
 	}
 	t.start, t.from, t.read, t.waited = now, received, 0, false

@@ -116,6 +116,31 @@ func TestTuner(t *testing.T) {
 	if last := seen[len(seen)-1]; last > 9 {
 		t.Errorf("settled at %d on a link 6 fill: %v", last, seen)
 	}
+	// A link 5 connections fill, on a machine whose other work takes a
+	// sample's rate down by a third now and then: a raise measured
+	// against a dip does not pay, so the count stays near the width.
+	dips := []float64{1, 1, 0.65, 0.65, 1, 1, 1, 1, 0.7, 0.7, 1, 1}
+	k = 0
+	rate = func(conc int) float64 { k++; return float64(min(conc, 5)*8<<20) * dips[k%len(dips)] }
+	tu = newTuner(32, now, received)
+	seen = seen[:0]
+	for range 80 {
+		step()
+		seen = append(seen, tu.conc)
+	}
+	t.Logf("on a link 5 fill with dips: %v", seen)
+	over := 0
+	for _, c := range seen[20:] {
+		if c < 4 {
+			t.Fatalf("shed under the link's width on dips: %v", seen)
+		}
+		if c > 7 {
+			over++
+		}
+	}
+	if over > 12 {
+		t.Errorf("over 7 loads for %d of the last 60 samples on a link 5 fill with dips: %v", over, seen)
+	}
 	// A reader that never waits is never given more.
 	tu = newTuner(32, now, received)
 	for range 10 {
