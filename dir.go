@@ -21,9 +21,10 @@ type dir struct {
 	name    string
 
 	// Read state; fs.ReadDirFile is not for concurrent use.
-	pending []fs.DirEntry   // listed, not yet returned
-	files   map[string]bool // names listed as objects: a prefix of the same name is left out
-	token   string          // next page
+	pending []fs.DirEntry           // listed, not yet returned
+	files   map[string]bool         // names listed as objects: a prefix of the same name is left out
+	listed  []consistency.ListEntry // what the pages returned, for the metadata cache; nil if it keeps no listings
+	token   string                  // next page
 	started bool
 	done    bool // no page left
 	closed  bool
@@ -66,6 +67,9 @@ func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
 	if d.fsys.isClosed() {
 		return nil, &fs.PathError{Op: "readdir", Path: d.name, Err: fs.ErrClosed}
 	}
+	if !d.started && d.cached() {
+		d.started, d.done = true, true
+	}
 	for (n <= 0 || len(d.pending) < n) && !d.done {
 		if err := d.nextPage(); err != nil {
 			return nil, err
@@ -88,12 +92,33 @@ func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
+// cached fills pending from the metadata cache's listing of the
+// directory, if it has one the policy trusts.
+func (d *dir) cached() bool {
+	entries, ok := d.fsys.meta.Listing(d.name)
+	if !ok {
+		return false
+	}
+	d.pending = make([]fs.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		if e.Dir {
+			d.pending = append(d.pending, fs.FileInfoToDirEntry(dirInfo{name: e.Name}))
+		} else {
+			d.pending = append(d.pending, fs.FileInfoToDirEntry(fileInfo{obj: e.Object}))
+		}
+	}
+	return true
+}
+
 // nextPage lists one page of the prefix and learns the metadata of the
 // objects on it, so opening them needs no request of its own.
 func (d *dir) nextPage() error {
 	if d.started && d.token == "" {
 		d.done = true
 		return nil
+	}
+	if !d.started && d.fsys.meta.KeepsListings() {
+		d.listed = []consistency.ListEntry{}
 	}
 	d.started = true
 	prefix := d.prefix()
@@ -112,6 +137,11 @@ func (d *dir) nextPage() error {
 			d.fsys.meta.Store(o.Key, consistency.Entry{Object: o})
 		}
 		d.pending = append(d.pending, fs.FileInfoToDirEntry(fileInfo{obj: o}))
+		if d.listed != nil && !o.Version.IsZero() {
+			d.listed = append(d.listed, consistency.ListEntry{Name: name, Object: o})
+		} else {
+			d.listed = nil // an entry that could not be opened from it: not kept
+		}
 		if d.files == nil {
 			d.files = make(map[string]bool)
 		}
@@ -130,10 +160,17 @@ func (d *dir) nextPage() error {
 		}
 		d.fsys.meta.Store(prefix+name, consistency.Entry{Dir: true})
 		d.pending = append(d.pending, fs.FileInfoToDirEntry(dirInfo{name: name}))
+		if d.listed != nil {
+			d.listed = append(d.listed, consistency.ListEntry{Name: name, Dir: true})
+		}
 	}
 	d.token = page.Next
 	if d.token == "" {
 		d.done = true
+		if d.listed != nil {
+			d.fsys.meta.StoreListing(d.name, d.listed)
+			d.listed = nil
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/consistency"
+	"github.com/tierfs/tierfs/internal/metalog"
 	"github.com/tierfs/tierfs/objstore"
 	_ "github.com/tierfs/tierfs/objstore/filestore" // registers file:// (standard library only)
 	_ "github.com/tierfs/tierfs/objstore/memstore"  // registers mem:// (standard library only)
@@ -35,6 +36,7 @@ type FS struct {
 	pf         *prefetch.Prefetcher
 	tiers      []tier.Tier
 	meta       *consistency.Meta
+	journal    *metalog.Log // the metadata kept beside the disk tier, or nil
 	policy     consistency.Policy
 	log        *slog.Logger
 	opts       options
@@ -112,7 +114,8 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 			return nil, err
 		}
 	}
-	if o.storeID == "" {
+	named := o.storeID != ""
+	if !named {
 		if o.peers != nil {
 			return nil, fmt.Errorf("tierfs: %w: WithPeers needs an explicit store identity (WithStoreID)", fs.ErrInvalid)
 		}
@@ -172,10 +175,15 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 			return nil, err
 		}
 	}
+	meta := consistency.NewMeta(o.policy, o.now, 0)
+	var journal *metalog.Log
+	if o.disk != nil && len(o.disk.Dirs) > 0 && named {
+		journal = keepMeta(meta, metalog.Path(o.disk.Dirs[0], o.storeID), o, log)
+	}
 	ctx, cancel := context.WithCancel(o.baseCtx)
 	fsys := &FS{
 		store: store, blocks: blocks, pf: pf, tiers: tiers, policy: o.policy,
-		meta: consistency.NewMeta(o.policy, o.now, 0), log: log, opts: o, ctx: ctx, cancel: cancel, peer: member,
+		meta: meta, journal: journal, log: log, opts: o, ctx: ctx, cancel: cancel, peer: member,
 	}
 	if rc, ok := store.(objstore.RequestCounter); ok {
 		fsys.reqBase = rc.RequestStats()
@@ -189,6 +197,32 @@ func New(store objstore.Store, opts ...Option) (*FS, error) {
 		fsys.unregister = unregister
 	}
 	return fsys, nil
+}
+
+// keepMeta loads into meta what an earlier FS over the same store kept
+// at path, beside the disk tier, and returns the journal that keeps
+// meta's changes there from now on. Under a policy that allows writes it
+// removes the file instead and keeps nothing: what this process writes
+// would make it stale for a later read-only run.
+func keepMeta(meta *consistency.Meta, path string, o options, log *slog.Logger) *metalog.Log {
+	if o.policy.Writable() {
+		if err := metalog.Remove(path); err != nil {
+			log.Warn("tierfs: removing kept metadata", "err", err)
+		}
+		return nil
+	}
+	records, err := metalog.Load(path, o.storeID)
+	if err != nil {
+		// A torn or damaged file: what is before the damage is used,
+		// the rest is asked of the store again.
+		log.Info("tierfs: kept metadata damaged; the rest is asked of the store", "loaded", len(records), "err", err)
+	}
+	for _, r := range records {
+		meta.Apply(r)
+	}
+	j := metalog.New(path, o.storeID, log)
+	meta.SetJournal(j) // rewrites the file from what was loaded
+	return j
 }
 
 // newMember makes the ring member WithPeers asks for, or returns nil.
@@ -280,6 +314,9 @@ func (fsys *FS) Close() error {
 	}
 	cancel()
 	errs = append(errs, closeTiers(fsys.tiers))
+	if fsys.journal != nil {
+		errs = append(errs, fsys.journal.Close())
+	}
 	if c, ok := fsys.store.(io.Closer); ok && fsys.ownStore {
 		errs = append(errs, c.Close())
 	}
@@ -292,15 +329,18 @@ func (fsys *FS) isClosed() bool {
 	return fsys.closed
 }
 
-// Refresh forgets all cached metadata, so the next lookups ask the store
+// Refresh forgets all cached metadata, listings included, and what is
+// kept of it beside the disk tier, so the next lookups ask the store
 // (cached blocks stay: they are keyed by version).
 func (fsys *FS) Refresh() { fsys.meta.Clear() }
 
 // Forget drops what the metadata cache knows of name (its size and
-// version, or that it is missing), so that the next Open, Stat or ReadFile
-// of it asks the store, under any policy. Cached blocks stay: they are
-// keyed by version. A read that fails with objstore.ErrChanged forgets
-// its name by itself.
+// version, or that it is missing; its listing if it is a directory) and
+// the cached listing of the directory that holds it, here and beside the
+// disk tier, so that the next Open, Stat, ReadFile or ReadDir of it asks
+// the store, under any policy. Cached blocks stay: they are keyed by
+// version. A read that fails with objstore.ErrChanged forgets its name by
+// itself.
 func (fsys *FS) Forget(name string) { fsys.meta.Forget(name) }
 
 // changed forgets name when err says the version obj is gone and the

@@ -123,3 +123,86 @@ func TestMetaBounded(t *testing.T) {
 		t.Errorf("%d entries in a cache bounded to 100", n)
 	}
 }
+
+func TestMetaListings(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	list := []ListEntry{{Name: "a", Object: objstore.Object{Key: "d/a"}}, {Name: "sub", Dir: true}}
+	ro := NewMeta(TTL(time.Minute, 0), c.now, 0)
+	ro.StoreListing("d", list)
+	if got, ok := ro.Listing("d"); !ok || len(got) != 2 {
+		t.Fatal("a listing was not kept under a TTL")
+	}
+	ro.Forget("d/a") // a file in it: the listing describes it
+	if _, ok := ro.Listing("d"); ok {
+		t.Error("Forget of a file kept its directory's listing")
+	}
+	ro.StoreListing("d", list)
+	c.advance(time.Minute)
+	if _, ok := ro.Listing("d"); ok {
+		t.Error("a listing outlived the TTL")
+	}
+	for _, p := range []Policy{ReadWrite(time.Minute), TTL(0, time.Minute)} {
+		m := NewMeta(p, c.now, 0)
+		m.StoreListing("d", list)
+		if _, ok := m.Listing("d"); ok {
+			t.Errorf("%v kept a listing", p)
+		}
+	}
+	small := NewMeta(ReadOnly(), c.now, 3)
+	small.StoreListing("x", list)
+	small.StoreListing("y", list)
+	if small.listed > 3 {
+		t.Errorf("%d listed entries in a cache bounded to 3", small.listed)
+	}
+}
+
+// journal records what a Meta tells it.
+type journal struct {
+	records  []Record
+	rewrites int
+}
+
+func (j *journal) Record(r Record) bool { j.records = append(j.records, r); return r.Op == OpClear }
+func (j *journal) Rewrite(rs []Record)  { j.records = append([]Record(nil), rs...); j.rewrites++ }
+
+// TestMetaJournal: a journal hears every change, never of an entry this
+// process wrote, and replaying it (Apply) in a new Meta gives the same
+// answers, with the times they were learned.
+func TestMetaJournal(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	p := TTL(time.Minute, time.Minute)
+	m := NewMeta(p, c.now, 0)
+	j := &journal{}
+	m.SetJournal(j)
+	m.Store("a", Entry{Object: objstore.Object{Key: "a", Size: 3}})
+	m.Store("x/gone", Entry{Missing: true})
+	m.StoreListing(".", []ListEntry{{Name: "a", Object: objstore.Object{Key: "a", Size: 3}}})
+	c.advance(30 * time.Second)
+	m.Store("b", Entry{Object: objstore.Object{Key: "b", Size: 4}})
+	m.Forget("x/gone")
+
+	n := NewMeta(p, c.now, 0)
+	for _, r := range j.records {
+		n.Apply(r)
+	}
+	if e, ok := n.Lookup("a"); !ok || e.Object.Size != 3 {
+		t.Error("a replayed entry is missing")
+	}
+	if _, ok := n.Lookup("x/gone"); ok {
+		t.Error("a forgotten entry came back")
+	}
+	if _, ok := n.Listing("."); !ok {
+		t.Error("a replayed listing is missing")
+	}
+	c.advance(30 * time.Second) // a: 60 s old; b: 30 s
+	if _, ok := n.Lookup("a"); ok {
+		t.Error("a replayed entry outlived its TTL: its time was not kept")
+	}
+	if _, ok := n.Lookup("b"); !ok {
+		t.Error("a replayed entry expired early")
+	}
+	m.Clear()
+	if j.rewrites != 2 || len(j.records) != 0 {
+		t.Errorf("after Clear the journal holds %d records (%d rewrites), want 0 (2)", len(j.records), j.rewrites)
+	}
+}
