@@ -103,6 +103,7 @@ type dir struct {
 	sick      bool
 	sickErr   error
 	readOK    bool // sick, but a probe read an indexed block: reads are served, fills still dropped
+	lost      bool // the lock file is gone or replaced: sick until Close, never probed
 	nextProbe time.Time
 	inflight  map[uint64]time.Time // start time of each file operation in progress
 	seq       uint64

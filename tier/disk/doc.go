@@ -19,6 +19,8 @@
 // 128 bits of the SHA-256 of its key and ab its first byte (at most 256
 // subdirectories). No key can name a path outside the directory, and no
 // component is longer than 32 bytes. Files are 0600, directories 0700.
+// The tier touches nothing else in the directory: tierfs keeps its
+// metadata file in meta/ beside v1/ (see package tierfs).
 //
 // Blocks are placed over the directories by rendezvous hashing of the key
 // hash with a random seed kept in each directory's lock file: the spread is
@@ -158,7 +160,14 @@
 // A directory is owned by one Tier at a time, in this process or another:
 // Open takes flock(LOCK_EX|LOCK_NB) on its lock file and fails with an
 // error wrapping [ErrLocked] (which wraps fs.ErrExist) when another holds
-// it. Close is idempotent: it drops the blocks still queued (counted), lets
+// it. A background pass (about once a second) checks that the lock file
+// is still the one it locked: after the directory is removed (rm -rf), and
+// perhaps made and locked again by another tier, the first tier gives it
+// up for good — sick, never probed, its blocks neither read nor written —
+// so the directory keeps one owner. (Until that pass, at most a second,
+// a fill already under way may still land in the new directory; it is a
+// whole block file with its checksums, which the new owner's rebuild
+// counts or removes.) Close is idempotent: it drops the blocks still queued (counted), lets
 // a block being written finish, waits for every goroutine of the tier and
 // releases the locks. Later calls fail with errors wrapping fs.ErrClosed.
 package disk

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -72,15 +74,59 @@ func (t *Tier) maintenanceLoop() {
 	}
 }
 
-// maintain is one background pass over the directories: it marks sick a
-// directory with an operation in flight for longer than IOTimeout, probes
-// sick ones when due, and on healthy ones enforces the watermarks and the
+// errLost marks a directory whose lock file is gone or replaced.
+var errLost = errors.New("tier: disk: the cache directory was removed or replaced (its lock file is not the one this tier holds); given up until the tier is reopened")
+
+// lostLock reports whether d's lock file is no longer the file this tier
+// locked: the directory was removed (rm -rf), and perhaps made again and
+// locked by another tier, whose flock on the new file does not conflict
+// with this tier's on the old one. Errors other than "not there" do not
+// count: the probes judge them.
+func lostLock(d *dir) bool {
+	held, err := d.lockFile.Stat()
+	if err != nil {
+		return false
+	}
+	cur, err := os.Stat(filepath.Join(d.path, lockName))
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+	}
+	return !os.SameFile(held, cur)
+}
+
+// giveUp makes d sick for good: a directory this tier no longer owns is
+// neither read nor written, whoever owns it now.
+func (t *Tier) giveUp(d *dir) {
+	d.mu.Lock()
+	was := d.lost
+	d.lost, d.sick, d.sickErr, d.readOK = true, true, errLost, false
+	d.mu.Unlock()
+	if !was {
+		t.ioErrors.Add(1)
+		t.log.Error("tier: disk: directory given up", "dir", d.path, "err", errLost)
+	}
+}
+
+// maintain is one background pass over the directories: it gives up a
+// directory whose lock file is gone or replaced, marks sick a directory
+// with an operation in flight for longer than IOTimeout, probes sick ones
+// when due, and on healthy ones enforces the watermarks and the
 // free-space floor (statfs, so pressure from other programs is seen
 // within a second).
 func (t *Tier) maintain() {
 	t.mmu.Lock()
 	defer t.mmu.Unlock()
 	for _, d := range t.dirs {
+		d.mu.Lock()
+		lost := d.lost
+		d.mu.Unlock()
+		if lost {
+			continue
+		}
+		if lostLock(d) {
+			t.giveUp(d)
+			continue
+		}
 		now := t.clock.Now()
 		d.mu.Lock()
 		stalled := false
@@ -115,8 +161,17 @@ func (t *Tier) maintain() {
 func (t *Tier) probeDir(d *dir) {
 	err := t.probe(d)
 	readOK := err != nil && t.probeRead(d)
+	if lostLock(d) {
+		// Removed (and maybe locked by another tier) as the probe ran.
+		t.giveUp(d)
+		return
+	}
 	now := t.clock.Now()
 	d.mu.Lock()
+	if d.lost {
+		d.mu.Unlock()
+		return
+	}
 	if err == nil {
 		d.sick, d.sickErr, d.readOK = false, nil, false
 	} else {
