@@ -42,7 +42,9 @@
 // (within their budgets), not to the file. A file smaller than that is
 // read with that one request ([FS.ReadFile] too), and a program that reads
 // only a file's first bytes (within the first half of them) starts no
-// readahead. [FS.Stat] of an unknown name is one HEAD.
+// readahead. [FS.Stat] of an unknown name is one HEAD. A name the
+// metadata cache knows (from an earlier lookup, a listing, or an earlier
+// process: see below) costs nothing.
 //
 // # Caching
 //
@@ -57,7 +59,8 @@
 // and, per tier, lookups, promotions and bytes served. The memory
 // tier defaults to an eighth of the memory available to the process;
 // [WithMemoryCache] sets it and [WithDiskCache] adds disk tiers, which a
-// later process on the same directories finds again.
+// later process on the same directories finds again, with the metadata
+// (see below).
 //
 // # Consistency
 //
@@ -66,6 +69,29 @@
 // (the default, for a static dataset), consistency.TTL (a dataset changed
 // by events) and consistency.ReadWrite (one read-write workspace). A
 // dataset refreshed on a schedule runs [FS.Warmup] on that schedule.
+// Under ReadOnly and TTL, whole directory listings are cached like
+// attributes, so a second epoch's fs.WalkDir lists nothing. [FS.Forget]
+// drops one name (a read that meets objstore.ErrChanged does it by
+// itself), [FS.Refresh] everything.
+//
+// # Metadata across restarts
+//
+// With a disk tier and a store identity (the URL given to [Open], or
+// [WithStoreID]), the metadata cache — names, sizes, versions, missing
+// names and listings, each with the time it was asked — is kept beside the
+// disk tier (meta/ in its first directory, a file per store identity), so
+// a process restarted on the same directories opens, stats, lists and
+// reads what it cached with no request to the store. Under ReadOnly that
+// means a restart keeps the versions the last run saw, as a running
+// process would: call [FS.Refresh] (or [FS.Warmup]) to see changes made
+// meanwhile. Under TTL an entry kept across a restart expires when it
+// would have in one process. Under ReadWrite nothing is kept, and the
+// file of a read-only run is removed, so nothing the writer changes is
+// served stale later. The file is an append log of checksummed records,
+// rewritten atomically (temporary file, sync, rename) when it doubles; a
+// torn or damaged file is used up to the damage, the rest asked of the
+// store again. An FS made by [New] without WithStoreID keeps nothing: it
+// could not tell its store from another sharing the directory.
 //
 // # Writing
 //

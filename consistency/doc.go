@@ -14,6 +14,9 @@
 // objstore.ErrChanged.
 //
 // A [Policy] only decides; it does no I/O. [Meta] is the metadata cache
-// the FS keeps under a policy, with an injectable clock, so the rules are
-// tested without sleeping.
+// the FS keeps under a policy (names and, under ReadOnly and TTL, whole
+// directory listings), with an injectable clock, so the rules are tested
+// without sleeping. A [Journal] given to [Meta.SetJournal] hears of every
+// change, so the FS can keep the cache beside its disk tier and replay it
+// after a restart ([Meta.Apply]) with the times entries were learned.
 package consistency

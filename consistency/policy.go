@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Forever, as a TTL, means "until Close or Refresh".
+// Forever, as a TTL, means "until Refresh" (or Close when the FS keeps no
+// metadata beside a disk tier).
 const Forever time.Duration = -1
 
 // Policy decides how long metadata is trusted and whether writes are
@@ -15,7 +16,7 @@ const Forever time.Duration = -1
 type Policy interface {
 	// AttrTTL is how long a name's metadata (existence, size, version) is
 	// trusted before it is asked of the store again: Forever (negative)
-	// means until Close or Refresh, zero means every time.
+	// means until Refresh, zero means every time.
 	AttrTTL() time.Duration
 	// NegativeTTL is how long a name found missing is remembered, with
 	// the same conventions as AttrTTL.
@@ -39,17 +40,19 @@ func (p policy) Writable() bool             { return p.writable }
 func (p policy) String() string             { return p.name }
 
 // ReadOnly is the policy for a static dataset, and the default: metadata
-// and versions, found or missing, are cached until Close or Refresh (a
-// Warmup refreshes them too), and writes are refused with fs.ErrPermission.
+// and versions, found or missing, and directory listings are cached until
+// Refresh (a Warmup refreshes them too) — across restarts when the FS
+// keeps its metadata beside a disk tier — and writes are refused with
+// fs.ErrPermission.
 // An open file reads the version it saw at open whatever happens later.
 func ReadOnly() Policy {
 	return policy{name: "read-only", attr: Forever, negative: Forever}
 }
 
 // TTL is the policy for a dataset that changes on events: metadata is
-// revalidated with the store once it is older than attr, and a missing
-// name is remembered for negative. Zero means "ask every time"; Forever
-// means "until Close or Refresh". Writes are refused. Files opened before
+// revalidated with the store once it is older than attr (directory
+// listings too), and a missing name is remembered for negative. Zero means "ask every time"; Forever
+// means "until Refresh". Writes are refused. Files opened before
 // a change keep reading the version they opened.
 func TTL(attr, negative time.Duration) Policy {
 	return policy{name: fmt.Sprintf("ttl(attr=%v, negative=%v)", ttlString(attr), ttlString(negative)), attr: norm(attr), negative: norm(negative)}

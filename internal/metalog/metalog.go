@@ -217,7 +217,9 @@ func (l *Log) Rewrite(records []consistency.Record) {
 
 func (l *Log) rewrite(records []consistency.Record) error {
 	dir := filepath.Dir(l.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Mkdir, not MkdirAll: a cache directory removed meanwhile is not
+	// made again (another tier may own the path by now).
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, "tmp-")

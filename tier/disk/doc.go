@@ -166,8 +166,8 @@
 // up for good — sick, never probed, its blocks neither read nor written —
 // so the directory keeps one owner. (Until that pass, at most a second,
 // a fill already under way may still land in the new directory; it is a
-// whole block file with its checksums, which the new owner's rebuild
-// counts or removes.) Close is idempotent: it drops the blocks still queued (counted), lets
+// whole block file with its checksums, which the new owner serves only
+// once its next rebuild indexes it.) Close is idempotent: it drops the blocks still queued (counted), lets
 // a block being written finish, waits for every goroutine of the tier and
 // releases the locks. Later calls fail with errors wrapping fs.ErrClosed.
 package disk
