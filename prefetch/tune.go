@@ -1,12 +1,19 @@
 package prefetch
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
 // Throughput-seeking concurrency. A file starts with startConcurrency
 // loads in flight (at most Config.Concurrency) and probes, one sample at a
 // time, whether a different count serves its reader faster:
 //
-//   - Up: while its reader has to wait for loads, it adds half the count.
+//   - Up: while its reader has to wait for loads, it adds half the count,
+//     and once a raise has failed, an eighth (at least one): a probe then
+//     costs little (a load in flight when the reader jumps elsewhere is
+//     fetched for nothing), while a file on a wide link still gets there
+//     fast.
 //     If the next sample's rate did not rise by a tenth (raiseGain) over
 //     the best sample at the count before, the raise did not pay (the
 //     link's total, the store or the CPUs are the limit, not the loads in
@@ -70,6 +77,9 @@ type tuner struct {
 	samples  int       // samples ended so far
 	hold     int       // samples left before the next probe
 	pause    int       // the hold after the next failed shed: doubles with each failure, back to tuneHold when a probe is kept
+	knee     int       // a count whose last shed lost (the link's width, as last measured), 0 if none
+	begun    bool      // the first sample has begun: at the stream's first read past its young reads
+	settled  bool      // a raise has failed: raises are small from now on
 }
 
 func newTuner(max int, now time.Time, received int64) tuner {
@@ -88,6 +98,14 @@ func (t *tuner) note(n int64, waited bool) {
 // received from the origin, as they arrive (the process's throughput, in
 // fine grain); bs is the block size.
 func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
+	if !t.begun {
+		// The first sample starts here, not at the open: the time
+		// before (the file not read yet, a young stream's sparse
+		// reads) says nothing of the loads in flight.
+		t.begun = true
+		t.start, t.from, t.read, t.waited = now, received, 0, false
+		return false
+	}
 	elapsed := now.Sub(t.start)
 	if elapsed < tuneEvery || t.read < int64(t.conc)*bs/2 {
 		return false
@@ -96,17 +114,19 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 	t.samples++
 	floor := min(minConcurrency, t.max)
 	switch {
-	case t.samples == 1:
-		// The first sample has the stream's start in it (its first
-		// round trips, a window still growing): a rate to beat, not a
-		// reason to probe.
-		t.lastRate = rate
-		t.hold = 1
 	case t.probe > 0 && rate < t.lastRate*raiseGain:
 		// The raise bought nothing: undo it and shed at once; the rate
-		// to keep stays the one measured before the raise.
+		// to keep stays the one measured before the raise. Not from a
+		// count whose shed lost already (the knee): pause instead.
 		t.conc -= t.probe
-		t.down, t.peak = true, 0
+		t.peak, t.settled = 0, true
+		if t.conc == t.knee {
+			// Once: a knee measured on a noisy sample must not hold
+			// the count up for good.
+			t.hold, t.pause, t.knee = t.pause, min(2*t.pause, maxHold), 0
+		} else {
+			t.down = true
+		}
 	case t.probe > 0:
 		t.lastRate, t.pause, t.down = rate, tuneHold, false
 		t.peak = rate
@@ -114,7 +134,7 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 		// Shedding lost throughput: undo the step; probe up after a
 		// pause.
 		t.conc -= t.probe
-		t.down, t.peak = false, 0
+		t.down, t.peak, t.knee = false, 0, t.conc
 		t.hold, t.pause = t.pause, min(2*t.pause, maxHold)
 	case t.probe < 0:
 		// Kept; lastRate stays the rate before shedding began.
@@ -139,10 +159,17 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 		t.down = false
 		t.hold, t.pause = t.pause, min(2*t.pause, maxHold)
 	case t.waited && t.conc < t.max:
-		step := min(max(1, t.conc/2), t.max-t.conc)
+		step := max(1, t.conc/2)
+		if t.settled {
+			step = max(1, t.conc/8)
+		}
+		step = min(step, t.max-t.conc)
 		t.conc += step
 		t.probe, t.peak = step, 0
 		raised = true
+	}
+	if os.Getenv("TIERFS_TUNE_DEBUG") != "" {
+		println("tune", t.samples, "rate", int(rate/1e6), "conc", t.conc, "probe", t.probe, "hold", t.hold, "down", t.down, "ms", int(elapsed.Milliseconds()))
 	}
 	t.start, t.from, t.read, t.waited = now, received, 0, false
 	return raised

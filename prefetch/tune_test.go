@@ -118,7 +118,8 @@ func TestTuner(t *testing.T) {
 	}
 	// A link 5 connections fill, on a machine whose other work takes a
 	// sample's rate down by a third now and then: a raise measured
-	// against a dip does not pay, so the count stays near the width.
+	// against a dip does not pay, so the count does not ratchet up (it
+	// went to the cap before the rate to beat was the best sample).
 	dips := []float64{1, 1, 0.65, 0.65, 1, 1, 1, 1, 0.7, 0.7, 1, 1}
 	k = 0
 	rate = func(conc int) float64 { k++; return float64(min(conc, 5)*8<<20) * dips[k%len(dips)] }
@@ -134,12 +135,12 @@ func TestTuner(t *testing.T) {
 		if c < 4 {
 			t.Fatalf("shed under the link's width on dips: %v", seen)
 		}
-		if c > 7 {
+		if c > startConcurrency {
 			over++
 		}
 	}
-	if over > 12 {
-		t.Errorf("over 7 loads for %d of the last 60 samples on a link 5 fill with dips: %v", over, seen)
+	if over > 8 {
+		t.Errorf("over %d loads for %d of the last 60 samples on a link 5 fill with dips: %v", startConcurrency, over, seen)
 	}
 	// A reader that never waits is never given more.
 	tu = newTuner(32, now, received)
