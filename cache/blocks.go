@@ -259,7 +259,18 @@ type LoadOptions struct {
 	// one-shot scan does not flush them (see admit.go); lower tiers keep
 	// it as always. A read that is not Once joining the load lifts it.
 	Once bool
+	// Parts, if more than one, fetches a block the origin serves in that
+	// many ranges at once (at most maxParts), each on a connection of its
+	// own, so that it arrives in a fraction of the time where a
+	// connection's own rate is the limit: for the last blocks of a
+	// stream, which no load after them overlaps. The bytes past the
+	// first range become readable as each range ends, in order. A block
+	// the tiers, a peer or an extent serve is found as always.
+	Parts int
 }
+
+// maxParts is the most ranges LoadOptions.Parts splits a block into.
+const maxParts = 4
 
 // Load joins or starts the load of block idx of obj and returns a Handle
 // on it at once: the lookup chain runs on its own goroutine (see the

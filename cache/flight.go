@@ -44,6 +44,7 @@ type flight struct {
 	abandoned bool               // cancelled for want of readers; left the map
 	keep      bool               // a reader asked bytes of it: it runs to the end, unless abandoned (Handle.Abandon)
 	keepPart  bool               // abandoned after a reader asked bytes of it: what arrived is kept as an extent
+	parts     int                // LoadOptions.Parts
 	once      bool               // loaded for a stream: the first tier keeps it only on a second load
 	retained  bool               // a tier kept data: the buffer is not reused
 	tierHolds int                // tiers (tier.Releaser) still reading data: reused when they are done
@@ -150,6 +151,7 @@ type progressWriter struct {
 	n        int64         // bytes written
 	last     int64         // bytes announced
 	limit    int64         // where the range fetched ends (0: the block's end)
+	silent   bool          // announces nothing: a range past bytes not arrived yet (a split load's)
 }
 
 func (w *progressWriter) Write(p []byte) (int, error) {
@@ -165,7 +167,7 @@ func (w *progressWriter) Write(p []byte) (int, error) {
 	if w.received != nil {
 		w.received.Add(int64(len(p)))
 	}
-	if w.n-w.last >= progressStep {
+	if w.n-w.last >= progressStep && !w.silent {
 		w.f.advance(w.n, w.src)
 		w.last = w.n
 	}

@@ -59,6 +59,7 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 	}
 	f := newFlight(key, b.buffers.get(length))
 	f.refs, f.reserved, f.keep, f.once = 1, reserved, demand, opts.Once && obj.Size >= b.onceMin
+	f.parts = min(opts.Parts, maxParts)
 	// The load is detached from ctx; unref cancels it with errAbandoned
 	// when nobody wants it any more, Close with errClosing.
 	actx, abandon := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -273,6 +274,14 @@ func (b *Blocks) lookup(ctx context.Context, obj objstore.Object, idx, off int64
 		if e, ok := b.extents.next(key, pre, minGap); ok {
 			end = e.start
 		}
+		if f.parts > 1 && pre == 0 && end == length {
+			// A split load: the whole block in parallel ranges; on a
+			// failed range, the rest is fetched as a gap.
+			if pre = b.fetchParts(ctx, obj, idx, off, f); pre < length && ctx.Err() != nil {
+				return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, context.Cause(ctx))
+			}
+			continue
+		}
 		if err := b.fetchGap(ctx, obj, idx, off, f, pre, end); err != nil {
 			return err
 		}
@@ -290,6 +299,12 @@ const minGap = 256 << 10
 // fetchGap fetches the bytes [from, to) of block idx (at off in the
 // object) into f from the origin.
 func (b *Blocks) fetchGap(ctx context.Context, obj objstore.Object, idx, off int64, f *flight, from, to int64) error {
+	return b.fetchSpan(ctx, obj, idx, off, f, from, to, false)
+}
+
+// fetchSpan fetches the bytes [from, to) of block idx into f, announcing
+// them as they arrive unless silent.
+func (b *Blocks) fetchSpan(ctx context.Context, obj objstore.Object, idx, off int64, f *flight, from, to int64, silent bool) error {
 	b.stats.originFetches.Add(1)
 	r, err := b.store.NewRangeReader(ctx, obj.Key, off+from, to-from, objstore.ReadOptions{Version: obj.Version})
 	if err != nil {
@@ -297,7 +312,7 @@ func (b *Blocks) fetchGap(ctx context.Context, obj objstore.Object, idx, off int
 		return err
 	}
 	defer r.Close()
-	w := &progressWriter{f: f, src: b.srcOrigin(), n: from, last: from, received: &b.stats.received, limit: to}
+	w := &progressWriter{f: f, src: b.srcOrigin(), n: from, last: from, received: &b.stats.received, limit: to, silent: silent}
 	n, err := io.Copy(w, r)
 	b.stats.originBytes.Add(n)
 	if err == nil && n != to-from {
@@ -307,8 +322,53 @@ func (b *Blocks) fetchGap(ctx context.Context, obj objstore.Object, idx, off int
 		b.originFailed(ctx)
 		return fmt.Errorf("cache: fetch %q block %d: %w", obj.Key, idx, err)
 	}
-	w.flush()
+	if !silent {
+		w.flush()
+	}
 	return nil
+}
+
+// fetchParts fetches block idx (at off in the object) into f in f.parts
+// ranges at once: the first announces its bytes as they arrive, the others
+// each when it ends and all before it have. It waits for every range it
+// started (none writes into f after it returns) and returns the end of the
+// bytes announced: the block's length, or where the first failed range
+// begins, for the caller to fetch from there on. f.parts is cleared, so the
+// caller's next attempt is a plain one.
+func (b *Blocks) fetchParts(ctx context.Context, obj objstore.Object, idx, off int64, f *flight) int64 {
+	length := int64(len(f.data))
+	size := (length + int64(f.parts) - 1) / int64(f.parts)
+	f.parts = 0
+	type part struct {
+		start, end int64
+		done       chan struct{}
+		err        error
+	}
+	var rest []*part
+	for start := size; start < length; start += size {
+		p := &part{start: start, end: min(start+size, length), done: make(chan struct{})}
+		rest = append(rest, p)
+		go func() {
+			defer close(p.done)
+			p.err = b.fetchSpan(ctx, obj, idx, off, f, p.start, p.end, true)
+		}()
+	}
+	pos := int64(0)
+	if err := b.fetchGap(ctx, obj, idx, off, f, 0, min(size, length)); err == nil {
+		pos = min(size, length)
+	} else {
+		f.mu.Lock()
+		pos = f.filled
+		f.mu.Unlock()
+	}
+	for _, p := range rest {
+		<-p.done
+		if p.err == nil && pos == p.start {
+			f.advance(p.end, b.srcOrigin())
+			pos = p.end
+		}
+	}
+	return pos
 }
 
 // fillFlight offers a loaded block to the tiers above tier `below`, and

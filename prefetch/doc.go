@@ -42,14 +42,19 @@
 // and a round of loads, and probes one sample at a time:
 //
 //   - if its reader had to wait for loads, it adds half as many loads
-//     again, and keeps them if the rate rose by a tenth;
+//     again (an eighth, once a raise has failed), and keeps them if the
+//     rate rose by a tenth over the best sample at the count before (not
+//     the last one: a sample the machine's other work took down must not
+//     make a raise look as if it paid);
 //   - a raise that did not pay (the link's total, the store or the CPUs
 //     are the limit) is undone and a quarter of the loads shed at once,
 //     and again each sample while the rate stays within a twentieth of
 //     the rate before the raise; a shed that loses more is undone.
 //
-// After a shed that failed, probing pauses for three samples, doubled
-// after each such failure up to 24. On a store whose connections are slow
+// The first sample starts at the stream's first whole-block read. After a
+// shed that failed, probing pauses for three samples, doubled after each
+// such failure up to 24, and the next raise that fails from that count
+// pauses instead of shedding again. On a store whose connections are slow
 // each (a few MB/s, as across regions), a file so finds the width of the
 // link by itself; on a link a few connections fill, it keeps no more
 // loads in flight than fill it, since each holds a block's buffer and a
@@ -58,15 +63,21 @@
 //
 // A stream holds at most twice the file's loads in flight ahead of its
 // reader, loading or loaded: a reader slower than the link paces the
-// loads rather than filling its window with blocks it may skip.
+// loads rather than filling its window with blocks it may skip. The last
+// blocks of an object (within the file's count of loads of its end) are
+// each fetched in two ranges at once (cache.LoadOptions.Parts): no load
+// follows them to keep the link busy while they end.
 //
 // # Loads nobody wants are cancelled
 //
 // The blocks a Reader holds are references on the cache's loads; letting
 // go of a load nobody else holds cancels it. That happens on Close, when
 // the reader jumps elsewhere (the loads still running ahead of the stream
-// it left), when random mode starts, past a shrunk window, and after
-// Config.IdleTimeout without a read.
+// it left, and the rest of the block it was reading: what had arrived of
+// that block is kept as an extent), when random mode starts, past a
+// shrunk window, and after Config.IdleTimeout without a read. A stream
+// that starts inside a block (a skip landed there) reads that block
+// sparse and never loads it whole, so the bytes skipped are not fetched.
 //
 // # Random reads
 //

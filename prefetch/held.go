@@ -265,11 +265,12 @@ func (r *Reader) load(idx int64, slot bool) (*cache.Handle, *cache.Handle, error
 		r.mu.Unlock()
 		return prev, h, nil
 	}
+	parts := r.parts(idx)
 	r.mu.Unlock()
 	// Once: a stream's blocks enter the memory tier on a second pass,
 	// not the first, so a one-shot scan neither flushes it nor holds the
 	// object.
-	h, err := r.p.blocks.Load(r.ctx, r.obj, idx, cache.LoadOptions{Reserve: cache.ReserveTry, Once: true})
+	h, err := r.p.blocks.Load(r.ctx, r.obj, idx, cache.LoadOptions{Reserve: cache.ReserveTry, Once: true, Parts: parts})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -309,6 +310,25 @@ func (r *Reader) load(idx int64, slot bool) (*cache.Handle, *cache.Handle, error
 	}
 	return h, h.Demand(), nil
 }
+
+// parts returns how many ranges block idx is fetched in (0: one). The
+// last blocks of an object, those within the tuner's count of its end,
+// are fetched in two: no load starts after them to keep the link busy as
+// they end, so each ends in half the time where a connection's own rate
+// is the limit (scenario 1b's tail was a tenth of its time). Not a block
+// under 2 MiB (the request would cost more than its bytes), nor the one
+// block of an object, nor in a peer ring, whose owner loads whole blocks
+// for all. Called with r.mu held.
+func (r *Reader) parts(idx int64) int {
+	_, length, err := cache.BlockSpan(idx, r.obj.Size, r.bs)
+	if err != nil || r.nb < 2 || length < minSplit || idx < r.nb-int64(r.tune.conc) || r.p.blocks.Shared() {
+		return 0
+	}
+	return 2
+}
+
+// minSplit is the smallest block parts splits.
+const minSplit = 2 << 20
 
 // takeLoad takes one of Config.MaxLoads for a readahead load, if one is
 // free; load gives it back when the load ends.
