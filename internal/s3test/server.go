@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"golang.org/x/time/rate"
 )
 
@@ -65,10 +64,10 @@ func (sh Shaping) validate() error {
 // concurrently.
 type Server struct {
 	url      string
-	backend  *s3mem.Backend // nil when proxying
-	upstream *url.URL       // nil when serving the built-in backend
-	inner    http.Handler   // gofakes3 or the reverse proxy
-	client   *http.Client   // direct requests to the upstream; nil otherwise
+	backend  *backend     // nil when proxying; see multipart.go
+	upstream *url.URL     // nil when serving the built-in backend
+	inner    http.Handler // gofakes3 or the reverse proxy
+	client   *http.Client // direct requests to the upstream; nil otherwise
 	srv      *http.Server
 	ln       net.Listener
 
@@ -148,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 			ErrorLog:  log.New(io.Discard, "", 0),
 		}
 	} else {
-		s.backend = s3mem.New()
+		s.backend = newBackend()
 		s.inner = gofakes3.New(s.backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
 	}
 	s.setShaping(cfg.Shaping)
