@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,10 +50,11 @@ type config struct {
 	tm          string // "auto", "off" or a built tmbaseline binary
 	tmRefs      bool   // also run the transfer manager at its default concurrency with ranges
 	seed        uint64
-	count       int   // runs of each scenario; figures are their medians
-	writeSize   int64 // scenario 8's checkpoint
-	partSize    int64 // scenario 8's part size
-	writeConc   int   // scenario 8's parts in flight
+	count       int    // runs of each scenario; figures are their medians
+	writeSize   int64  // scenario 8's checkpoint
+	partSize    int64  // scenario 8's part size
+	writeConc   int    // scenario 8's parts in flight
+	cpuProfile  string // CPU profile of the harness; scenario 8's writer writes it + ".writeload"
 }
 
 func main() {
@@ -92,6 +94,7 @@ func parseFlags(args []string) (config, error) {
 	fl.StringVar(&c.tm, "tm", "auto", "transfer-manager baseline: auto (build benchmarks/tmbaseline), off, or the path of a built binary")
 	fl.BoolVar(&c.tmRefs, "tm-refs", false, "also run the transfer manager at its default concurrency with 8 MiB ranges in scenario 1 (references, about a minute more)")
 	fl.Uint64Var(&c.seed, "seed", 1, "seed of the data and of the random patterns")
+	fl.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness (with its server) to this file, and scenario 8's writer's to the file + \".writeload\"")
 	fl.IntVar(&c.count, "count", 1, "runs of every scenario: each figure is their median, with the lowest and highest beside it")
 	if err := fl.Parse(args); err != nil {
 		return c, err
@@ -185,6 +188,17 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer srv.Close()
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	g := &gauge{base: newTransport()}
 	e := &env{cfg: cfg, srv: srv, bucket: "bench", gauge: g, hc: newHTTPClient(g)}
 	e.tierfsSDK = newSDK(srv.URL(), e.hc)

@@ -70,10 +70,14 @@ func (e *env) writeCheckpoint(ctx context.Context) error {
 	var res writeResult
 	var out []byte
 	m, err := measure(func() error {
-		cmd := exec.CommandContext(ctx, bin, "-endpoint", e.srv.URL(), "-bucket", e.bucket, "-key", writeKey,
+		args := []string{"-endpoint", e.srv.URL(), "-bucket", e.bucket, "-key", writeKey,
 			"-size", strconv.FormatInt(c.writeSize, 10), "-part-size", strconv.FormatInt(c.partSize, 10),
 			"-concurrency", strconv.Itoa(c.writeConc), "-disk", filepath.Join(tmp, "disk"),
-			"-seed", strconv.FormatUint(c.seed, 10))
+			"-seed", strconv.FormatUint(c.seed, 10)}
+		if c.cpuProfile != "" {
+			args = append(args, "-cpuprofile", c.cpuProfile+".writeload")
+		}
+		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Stderr = os.Stderr
 		var err error
 		out, err = cmd.Output()

@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,10 +59,24 @@ func main() {
 	mem := flag.Int64("mem", 0, "memory tier bytes (0: none; the RSS goal is the writer's own memory, not a cache's)")
 	disk := flag.String("disk", "", "disk tier directory")
 	seed := flag.Uint64("seed", 1, "seed of the data")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the write and the read back to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "writeload:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	res, err := run(context.Background(), *endpoint, *bucket, *key, *size, *partSize, *conc, *mem, *disk, *seed)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writeload:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	json.NewEncoder(os.Stdout).Encode(res)

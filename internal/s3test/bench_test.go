@@ -21,8 +21,17 @@ import (
 // CompleteMultipartUpload took: the fixture's own cost, which the
 // harness's scenario 8 must not be bound by.
 func BenchmarkMultipartUpload(b *testing.B) {
+	b.Run("unshaped", func(b *testing.B) { benchmarkMultipartUpload(b, s3test.Shaping{}) })
+	// The harness's scenario 8 link: 4 connections of 50 MB/s reach the
+	// 200 MB/s total cap.
+	b.Run("link", func(b *testing.B) {
+		benchmarkMultipartUpload(b, s3test.Shaping{Latency: 20 * time.Millisecond, UpConnBandwidth: 50e6, UpTotalBandwidth: 200e6})
+	})
+}
+
+func benchmarkMultipartUpload(b *testing.B, sh s3test.Shaping) {
 	const size, partSize, conc = 512 << 20, 8 << 20, 4
-	s := s3test.Start(b, s3test.Config{})
+	s := s3test.Start(b, s3test.Config{Shaping: sh})
 	if err := s.CreateBucket(bucket); err != nil {
 		b.Fatal(err)
 	}

@@ -177,12 +177,13 @@ func (u *upload) run() (objstore.Object, error) {
 		return u.single(buf[:n])
 	}
 	first := u.getBuf(1)
-	defer func() { u.putBuf(first) }()
 	n, eof, err := u.read(first)
 	if err != nil {
+		u.putBuf(first)
 		return objstore.Object{}, err
 	}
 	if eof {
+		defer u.putBuf(first)
 		return u.single(first[:n])
 	}
 	// The first part is full: look one part ahead to learn whether there
@@ -190,10 +191,12 @@ func (u *upload) run() (objstore.Object, error) {
 	second := u.getBuf(2)
 	m, eof2, err := u.read(second)
 	if err != nil {
+		u.putBuf(first)
 		u.putBuf(second)
 		return objstore.Object{}, err
 	}
 	if m == 0 && eof2 {
+		defer u.putBuf(first)
 		u.putBuf(second)
 		return u.single(first[:n])
 	}
@@ -225,7 +228,9 @@ func (u *upload) single(body []byte) (objstore.Object, error) {
 }
 
 // multipart uploads first (a full part), then pending (eof says whether it
-// is the last), then the rest of the body.
+// is the last), then the rest of the body. It owns both buffers: each goes
+// back to the Store's list once its part is sent, so the upload holds at
+// most Concurrency parts in flight and one being filled.
 func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object, err error) {
 	cin := &s3.CreateMultipartUploadInput{Bucket: &u.s.bucket, Key: aws.String(u.s.prefix + u.key)}
 	if u.opts.ContentType != "" {
@@ -234,6 +239,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	cin.Metadata = u.opts.Metadata
 	created, err := u.s.client.CreateMultipartUpload(u.ctx, cin, u.s.callOpts...)
 	if err != nil {
+		u.putBuf(first)
 		u.putBuf(pending)
 		return objstore.Object{}, err
 	}
@@ -250,12 +256,9 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	defer stopParts()
 	g, gctx := errgroup.WithContext(pctx)
 	g.SetLimit(u.concurrency)
-	first = slices.Clip(first)
-	send := func(num int32, b []byte, release bool) {
+	send := func(num int32, b []byte) {
 		g.Go(func() error {
-			if release {
-				defer u.putBuf(b)
-			}
+			defer u.putBuf(b)
 			out, err := u.s.client.UploadPart(gctx, &s3.UploadPartInput{
 				Bucket:        &u.s.bucket,
 				Key:           aws.String(u.s.prefix + u.key),
@@ -273,11 +276,10 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 			return nil
 		})
 	}
-	// first is released by run; every later buffer by its sender.
-	send(1, first, false)
+	send(1, first)
 	var readErr error
 	for num := int32(2); ; num++ {
-		send(num, pending, true)
+		send(num, pending)
 		if eof || gctx.Err() != nil {
 			break
 		}
