@@ -90,6 +90,9 @@ type env struct {
 	// rtt is one origin round trip, measured in scenario 2 or on demand.
 	seqRate float64
 	rtt     time.Duration
+	// partsReserved says scenario 8 has had the server fault in its part
+	// buffers (s3test.Server.ReserveParts), once per process.
+	partsReserved bool
 }
 
 // newFS returns a cold FS over the bench bucket (its own store, its own

@@ -49,10 +49,15 @@ import (
 type backend struct {
 	mem *s3mem.Backend
 
-	mu      sync.Mutex // guards objects, uploads and nextID
+	mu      sync.Mutex // guards objects, uploads, nextID, free, keep and the objects' readers and removed
 	objects map[objectID]*mpObject
 	uploads map[gofakes3.UploadID]*mpUpload
 	nextID  uint64
+
+	// Part buffers of the sizes Server.ReserveParts reserved: free ones
+	// by length, and how many of each length to keep (see pool.go).
+	free map[int][][]byte
+	keep map[int]int
 }
 
 var (
@@ -65,6 +70,8 @@ func newBackend() *backend {
 		mem:     s3mem.New(),
 		objects: make(map[objectID]*mpObject),
 		uploads: make(map[gofakes3.UploadID]*mpUpload),
+		free:    make(map[int][][]byte),
+		keep:    make(map[int]int),
 	}
 }
 
@@ -76,6 +83,9 @@ type mpObject struct {
 	hash     []byte // MD5 of the parts' MD5s: the multipart ETag without its "-N"
 	meta     map[string]string
 	modified time.Time
+
+	readers int  // bodies being read (GetObject's Contents not yet closed)
+	removed bool // replaced or deleted: the parts go back to the pool after the last reader
 }
 
 // mpUpload is a multipart upload in progress. Its parts are guarded by
@@ -117,7 +127,9 @@ func (o *mpObject) reader(off, n int64) io.Reader {
 	return io.MultiReader(rs...)
 }
 
-func (o *mpObject) toObject(key string, rng *gofakes3.ObjectRangeRequest, withBody bool) (*gofakes3.Object, error) {
+// toObject describes o; with a body, it counts a reader of o until the
+// body is closed. The caller holds b.mu.
+func (b *backend) toObject(o *mpObject, key string, rng *gofakes3.ObjectRangeRequest, withBody bool) (*gofakes3.Object, error) {
 	obj := &gofakes3.Object{Name: key, Metadata: maps.Clone(o.meta), Size: o.size, Hash: o.hash}
 	if !withBody {
 		obj.Contents = io.NopCloser(bytes.NewReader(nil))
@@ -128,25 +140,57 @@ func (o *mpObject) toObject(key string, rng *gofakes3.ObjectRangeRequest, withBo
 		return nil, err
 	}
 	obj.Range = r
+	off, n := int64(0), o.size
 	if r != nil {
-		obj.Contents = io.NopCloser(o.reader(r.Start, r.Length))
-	} else {
-		obj.Contents = io.NopCloser(o.reader(0, o.size))
+		off, n = r.Start, r.Length
 	}
+	o.readers++
+	obj.Contents = &objectBody{Reader: o.reader(off, n), done: sync.OnceFunc(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		o.readers--
+		b.releaseLocked(o)
+	})}
 	return obj, nil
 }
 
-func (b *backend) object(bucket, key string) *mpObject {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.objects[objectID{bucket, key}]
+// objectBody is the body of an overlay object being read.
+type objectBody struct {
+	io.Reader
+	done func()
+}
+
+func (r *objectBody) Close() error {
+	r.done()
+	return nil
 }
 
 // forget drops the overlay object of bucket/key, if any.
 func (b *backend) forget(bucket, key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.objects, objectID{bucket, key})
+	b.removeLocked(objectID{bucket, key})
+}
+
+// removeLocked drops the overlay object id; its parts go back to the pool
+// once no reader holds them. The caller holds mu.
+func (b *backend) removeLocked(id objectID) {
+	o := b.objects[id]
+	if o == nil {
+		return
+	}
+	delete(b.objects, id)
+	o.removed = true
+	b.releaseLocked(o)
+}
+
+// releaseLocked returns the parts of a removed object nobody reads to the
+// pool. The caller holds mu.
+func (b *backend) releaseLocked(o *mpObject) {
+	if o.removed && o.readers == 0 {
+		b.putLocked(o.parts...)
+		o.parts = nil
+	}
 }
 
 // gofakes3.Backend: the overlay first, then s3mem.
@@ -175,12 +219,13 @@ func (b *backend) ForceDeleteBucket(name string) error {
 	defer b.mu.Unlock()
 	for id := range b.objects {
 		if id.bucket == name {
-			delete(b.objects, id)
+			b.removeLocked(id)
 		}
 	}
 	for id, u := range b.uploads {
 		if u.bucket == name {
 			delete(b.uploads, id)
+			b.putPartsLocked(u)
 		}
 	}
 	return nil
@@ -243,16 +288,22 @@ func (b *backend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3
 }
 
 func (b *backend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
-	if o := b.object(bucket, key); o != nil {
-		return o.toObject(key, nil, false)
+	b.mu.Lock()
+	if o := b.objects[objectID{bucket, key}]; o != nil {
+		defer b.mu.Unlock()
+		return b.toObject(o, key, nil, false)
 	}
+	b.mu.Unlock()
 	return b.mem.HeadObject(bucket, key)
 }
 
 func (b *backend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
-	if o := b.object(bucket, key); o != nil {
-		return o.toObject(key, rng, true)
+	b.mu.Lock()
+	if o := b.objects[objectID{bucket, key}]; o != nil {
+		defer b.mu.Unlock()
+		return b.toObject(o, key, rng, true)
 	}
+	b.mu.Unlock()
 	return b.mem.GetObject(bucket, key, rng)
 }
 
@@ -329,17 +380,23 @@ func (b *backend) UploadPart(bucket, key string, id gofakes3.UploadID, num int, 
 		return "", gofakes3.ErrMissingContentLength
 	}
 	// One buffer of the announced length, hashed as it fills.
-	p := &mpPart{body: make([]byte, size)}
+	p := &mpPart{body: b.getBuf(size)}
+	fail := func(err error) (string, error) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.putLocked(p.body)
+		return "", err
+	}
 	h := md5.New()
 	if _, err := io.ReadFull(io.TeeReader(input, h), p.body); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return "", gofakes3.ErrIncompleteBody
+			return fail(gofakes3.ErrIncompleteBody)
 		}
-		return "", fmt.Errorf("s3test: reading part %d: %w", num, err)
+		return fail(fmt.Errorf("s3test: reading part %d: %w", num, err))
 	}
 	var one [1]byte
 	if n, _ := input.Read(one[:]); n > 0 {
-		return "", gofakes3.ErrIncompleteBody
+		return fail(gofakes3.ErrIncompleteBody)
 	}
 	h.Sum(p.md5[:0])
 	p.modified = time.Now()
@@ -348,7 +405,11 @@ func (b *backend) UploadPart(bucket, key string, id gofakes3.UploadID, num int, 
 	defer b.mu.Unlock()
 	u, err := b.upload(bucket, key, id) // aborted while the part arrived?
 	if err != nil {
+		b.putLocked(p.body)
 		return "", err
+	}
+	if old := u.parts[num]; old != nil {
+		b.putLocked(old.body)
 	}
 	u.parts[num] = p
 	return p.etag(), nil
@@ -357,10 +418,12 @@ func (b *backend) UploadPart(bucket, key string, id gofakes3.UploadID, num int, 
 func (b *backend) AbortMultipartUpload(bucket, key string, id gofakes3.UploadID) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.upload(bucket, key, id); err != nil {
+	u, err := b.upload(bucket, key, id)
+	if err != nil {
 		return err
 	}
 	delete(b.uploads, id)
+	b.putPartsLocked(u)
 	return nil
 }
 
@@ -397,6 +460,11 @@ func (b *backend) CompleteMultipartUpload(bucket, key string, id gofakes3.Upload
 	}
 	o.hash = sums.Sum(nil)
 	delete(b.uploads, id)
+	for _, cp := range in.Parts {
+		delete(u.parts, cp.PartNumber) // now the object's
+	}
+	b.putPartsLocked(u) // the parts left out
+	b.removeLocked(objectID{bucket, key})
 	b.objects[objectID{bucket, key}] = o
 	b.mu.Unlock()
 

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -318,5 +319,80 @@ func TestMultipartObjectLifecycle(t *testing.T) {
 	}
 	if _, err := getBody(ctx, m.c, "mp"); apiCode(err) != "NoSuchKey" {
 		t.Errorf("GET after a direct delete: %v, want NoSuchKey", err)
+	}
+}
+
+// TestReservePartsReuse checks that reserved part buffers are taken by
+// parts of their size and given back when the upload is aborted or its
+// object deleted, but not while a GET still reads the object: a new
+// upload then cannot change the bytes that GET returns.
+func TestReservePartsReuse(t *testing.T) {
+	const size = 4 << 20
+	s := startWithBucket(t, s3test.Config{})
+	m := mpClient{t, newClient(t, s, 1)}
+	ctx := t.Context()
+	if err := s.ReserveParts(size, 4); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(key string, fill byte) []byte {
+		t.Helper()
+		id := m.create(key)
+		var parts []types.CompletedPart
+		var all []byte
+		for n := range int32(4) {
+			p := bytes.Repeat([]byte{fill + byte(n)}, size)
+			parts = append(parts, m.part(key, id, n+1, p))
+			all = append(all, p...)
+		}
+		if _, err := m.complete(key, id, parts...); err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	a := upload("a", 'a')
+	if n := s.FreeParts(size); n != 0 {
+		t.Fatalf("free parts after an upload of 4: %d", n)
+	}
+
+	// Reading a, slowly: the server is still sending it when a is deleted
+	// and another object takes the freed buffers.
+	out, err := m.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Body.Close()
+	head := make([]byte, 1024)
+	if _, err := io.ReadFull(out.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.FreeParts(size); n != 0 {
+		t.Errorf("free parts while a GET reads the deleted object: %d", n)
+	}
+	b := upload("b", 'A')
+	rest, err := io.ReadAll(out.Body)
+	if err != nil || !bytes.Equal(append(head, rest...), a) {
+		t.Fatalf("the deleted object read while another was uploaded: %d bytes, %v", len(head)+len(rest), err)
+	}
+	out.Body.Close()
+	if got, err := getBody(ctx, m.c, "b"); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("b: %d bytes, %v", len(got), err)
+	}
+
+	// An aborted upload gives its parts back, and so does the deleted
+	// object once its reader is done.
+	id := m.create("c")
+	m.part("c", id, 1, bytes.Repeat([]byte{'c'}, size))
+	m.part("c", id, 2, []byte("small parts are not kept"))
+	if _, err := m.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("c"), UploadId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteObject(bucket, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.FreeParts(size); n != 4 {
+		t.Errorf("free parts at the end: %d, want 4 (no more than reserved)", n)
 	}
 }
