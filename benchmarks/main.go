@@ -94,7 +94,7 @@ func parseFlags(args []string) (config, error) {
 	fl.StringVar(&c.tm, "tm", "auto", "transfer-manager baseline: auto (build benchmarks/tmbaseline), off, or the path of a built binary")
 	fl.BoolVar(&c.tmRefs, "tm-refs", false, "also run the transfer manager at its default concurrency with 8 MiB ranges in scenario 1 (references, about a minute more)")
 	fl.Uint64Var(&c.seed, "seed", 1, "seed of the data and of the random patterns")
-	fl.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness (with its server) to this file, and scenario 8's writer's to the file + \".writeload\"")
+	fl.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness (with its server) to this file, and scenario 8's writer's to the file + \".writeload\" (its allocations to + \".writeload.mem\")")
 	fl.IntVar(&c.count, "count", 1, "runs of every scenario: each figure is their median, with the lowest and highest beside it")
 	if err := fl.Parse(args); err != nil {
 		return c, err

@@ -86,7 +86,7 @@ func (e *env) writeCheckpoint(ctx context.Context) error {
 			"-concurrency", strconv.Itoa(c.writeConc), "-disk", filepath.Join(tmp, "disk"),
 			"-seed", strconv.FormatUint(c.seed, 10)}
 		if c.cpuProfile != "" {
-			args = append(args, "-cpuprofile", c.cpuProfile+".writeload")
+			args = append(args, "-cpuprofile", c.cpuProfile+".writeload", "-memprofile", c.cpuProfile+".writeload.mem")
 		}
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Stderr = os.Stderr

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,9 +18,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +59,23 @@ func main() {
 	disk := flag.String("disk", "", "disk tier directory")
 	seed := flag.Uint64("seed", 1, "seed of the data")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the write and the read back to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile (allocations over the whole run) to this file at the end")
 	flag.Parse()
+	if *memProfile != "" {
+		traceHeap = true
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			runtime.GC() // the profile holds allocations up to the last GC
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "writeload:", err)
+			}
+		}()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -190,6 +205,14 @@ func sampleAnon() (peak func() int64, stop func()) {
 		for {
 			if v := status("RssAnon:"); v > max.Load() {
 				max.Store(v)
+				if traceHeap {
+					metrics.Read(heapSamples)
+					fmt.Fprintf(os.Stderr, "writeload: RssAnon %d MiB:", v>>20)
+					for _, m := range heapSamples {
+						fmt.Fprintf(os.Stderr, " %s %d MiB", m.Name, m.Value.Uint64()>>20)
+					}
+					fmt.Fprintln(os.Stderr)
+				}
 			}
 			select {
 			case <-done:
@@ -201,24 +224,66 @@ func sampleAnon() (peak func() int64, stop func()) {
 	return max.Load, func() { close(done); wg.Wait() }
 }
 
+// traceHeap makes sampleAnon print the Go runtime's memory at each new
+// peak of RssAnon (-memprofile sets it).
+var traceHeap bool
+
+var heapSamples = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"},
+	{Name: "/memory/classes/heap/unused:bytes"},
+	{Name: "/memory/classes/heap/free:bytes"},
+	{Name: "/memory/classes/heap/released:bytes"},
+	{Name: "/gc/heap/goal:bytes"},
+	{Name: "/memory/classes/total:bytes"},
+}
+
 // hwm returns the process's peak resident set size (VmHWM), in bytes.
 func hwm() int64 { return status("VmHWM:") }
 
+// proc reads /proc/self/status without allocating: the sampler reads it
+// every 10 ms, and its garbage would be counted in the peak it measures.
+var proc struct {
+	sync.Mutex
+	f   *os.File
+	buf [16 << 10]byte
+}
+
 // status returns a field of /proc/self/status in bytes, or -1.
 func status(field string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
+	proc.Lock()
+	defer proc.Unlock()
+	if proc.f == nil {
+		f, err := os.Open("/proc/self/status")
+		if err != nil {
+			return -1
+		}
+		proc.f = f
+	}
+	n, err := proc.f.ReadAt(proc.buf[:], 0)
+	if err != nil && err != io.EOF {
 		return -1
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
+	b := proc.buf[:n]
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
 		}
+		v, ok := bytes.CutPrefix(line, []byte(field))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))
+		var kb int64
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			kb = kb*10 + int64(c-'0')
+		}
+		return kb << 10
 	}
 	return -1
 }
