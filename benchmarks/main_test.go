@@ -174,3 +174,17 @@ func TestChartSVG(t *testing.T) {
 		}
 	}
 }
+
+func TestPartCeilingNote(t *testing.T) {
+	// Scenario 8's defaults: 4 connections of 50 MB/s, 200 MB/s in total,
+	// 8 MiB parts, 20 ms a request: 4 × 8.39 MB / 187.8 ms.
+	got := partCeilingNote(20*time.Millisecond, 8<<20, 50e6, 200e6, 4, 200)
+	for _, want := range []string{"= 179 MB/s", "0.893×"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("partCeilingNote = %q, want %q in it", got, want)
+		}
+	}
+	if got := partCeilingNote(0, 8<<20, 50e6, 200e6, 4, 200); got != "" {
+		t.Errorf("no latency: %q", got)
+	}
+}

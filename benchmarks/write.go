@@ -131,7 +131,8 @@ func (e *env) writeCheckpoint(ctx context.Context) error {
 		Note: fmt.Sprintf("%.1f s of %.1f s in Close (the last parts, the server's CompleteMultipartUpload, the written blocks moved under the new version); %d PUTs (parts) at the server, %d counted by the FS; CPU of the harness with its server %.2f cores",
 			res.CloseSeconds, res.WriteSeconds, st.Puts, res.Puts, m.cpu)})
 	x.atLeast(0.9*link, " MB/s (0.9× link)")
-	e.res.add(row{Scenario: sc, Name: fmt.Sprintf("link limit at %d connections", c.writeConc), Value: link, Unit: "MB/s", Role: roleLink})
+	e.res.add(row{Scenario: sc, Name: fmt.Sprintf("link limit at %d connections", c.writeConc), Value: link, Unit: "MB/s", Role: roleLink,
+		Note: partCeilingNote(c.latency, c.partSize, c.connBW, c.totalBW, c.writeConc, link)})
 	bound := float64(c.partSize*int64(c.writeConc)+64<<20) / (1 << 20)
 	x = e.res.add(row{Scenario: sc, Name: "writer's peak RSS after Close", Value: float64(res.RSSAfter) / (1 << 20), Unit: "MiB", Role: roleInfo,
 		Note: fmt.Sprintf("VmHWM of the writer process, which counts the disk tier's mapped block files (page cache) too; its anonymous memory (RssAnon, sampled every 10 ms) peaked at %.0f MiB during the write; VmHWM %.0f MiB at the end of the read back",
@@ -187,4 +188,21 @@ func (e *env) sdkUpload(ctx context.Context, key string, size, partSize int64, c
 	_, err = e.sdk.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: k, UploadId: created.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 	return time.Since(t0), err
+}
+
+// partCeilingNote says how much of the link an upload in parts can use:
+// every part waits out the first-byte latency on its connection, so conns
+// connections carry at most conns parts per latency + part time, whatever
+// the client (the plain SDK baseline included).
+func partCeilingNote(latency time.Duration, partSize, connBW, totalBW int64, conns int, link float64) string {
+	if connBW <= 0 || latency <= 0 {
+		return ""
+	}
+	per := float64(partSize) / float64(connBW) // seconds to send a part at the per-connection cap
+	ceil := float64(conns) * float64(partSize) / (latency.Seconds() + per) / 1e6
+	if totalBW > 0 {
+		ceil = min(ceil, float64(totalBW)/1e6)
+	}
+	return fmt.Sprintf("each part also waits the %v first-byte latency: %d connections carry at most %d × %s / (%v + %.0f ms) = %s MB/s of parts, %.3f× this limit",
+		latency, conns, conns, human(partSize), latency, per*1e3, num(ceil), ceil/link)
 }
