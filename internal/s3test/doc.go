@@ -24,6 +24,15 @@
 //     If-None-Match: * (and OSS's x-oss-forbid-overwrite), checked and
 //     committed under one lock of the object, so of two conditional
 //     writers exactly one wins; gofakes3 ignores them. See condwrite.go.
+//   - Multipart uploads are kept by the fixture's backend (multipart.go),
+//     not gofakes3's uploader: a part is read into one buffer of its
+//     length and hashed as it arrives, and CompleteMultipartUpload checks
+//     the part list as S3 does (InvalidPart, InvalidPartOrder) and
+//     publishes the parts as they are, in O(parts), where gofakes3 copied
+//     every byte twice and hashed it again under one lock for all uploads
+//     (seconds per GiB). ReserveParts faults in part buffers before a
+//     measurement (pool.go); Config.FastPartETags hashes parts with
+//     maphash instead of MD5.
 //   - ListObjects and ListObjectsV2 are answered by the front: they honour
 //     encoding-type=url (Key, Prefix, Delimiter, Marker, NextMarker,
 //     StartAfter and CommonPrefixes are percent-encoded as S3 does, space as
