@@ -336,14 +336,24 @@ func (w *Writer) close() error {
 }
 
 // moveBlocks offers the written blocks to the tiers under obj, the new
-// version: each full block from the tier that still holds it under the
-// pending version, the last one from memory, and drops the pending ones.
+// version: the last one from memory, each full block from the tier that
+// still holds it under the pending version, and drops the pending ones.
 // A block the tiers dropped meanwhile is not offered; reading it costs an
 // origin GET. It returns once the tiers serve every block offered, so the
 // first read of the new version finds them.
 func (w *Writer) moveBlocks(obj objstore.Object) {
 	ctx := context.WithoutCancel(w.ctx)
 	n := w.blocks.Load()
+	if len(w.cur) > 0 {
+		// The last, partial block first: Keep copies it, and its buffer
+		// (the only one: writeBufs) then serves the moves below.
+		w.fsys.blocks.Keep(ctx, obj, n*w.bs, w.cur)
+		select {
+		case w.bufs <- w.cur:
+		default:
+		}
+		w.cur = nil
+	}
 	for idx := int64(0); idx < n; idx++ {
 		key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, idx)
 		buf := w.getBuf()[:w.bs]
@@ -365,10 +375,6 @@ func (w *Writer) moveBlocks(obj objstore.Object) {
 			continue
 		}
 		w.offer(cache.Key(w.fsys.opts.storeID, obj, w.bs, idx), buf)
-	}
-	if len(w.cur) > 0 {
-		w.fsys.blocks.Keep(ctx, obj, n*w.bs, w.cur)
-		w.cur = nil
 	}
 	// Read-your-writes from the first read on: the disk tier has written
 	// the blocks, the memory tier has admitted them.
