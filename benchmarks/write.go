@@ -124,7 +124,7 @@ func (e *env) writeCheckpoint(ctx context.Context) error {
 		brate = float64(c.writeSize) / bm.wall.Seconds() / 1e6
 		e.res.add(row{Scenario: sc, Name: fmt.Sprintf("plain SDK multipart upload (%s parts, %d at once)", human(c.partSize), c.writeConc), Value: brate, Unit: "MB/s", CPU: bm.cpu, Role: roleBaseline,
 			Versus: times(ratio(brate, link), "link"),
-			Note:   fmt.Sprintf("%.1f s of %.1f s in the server's CompleteMultipartUpload: what this server, not the link, allows", complete.Seconds(), bm.wall.Seconds())})
+			Note:   fmt.Sprintf("%.1f s of %.1f s in the server's CompleteMultipartUpload", complete.Seconds(), bm.wall.Seconds())})
 	}
 	x := e.res.add(row{Scenario: sc, Name: "tierfs write (CreateContext to Close)", Value: wrate, Unit: "MB/s", Role: roleTierfs,
 		Versus: joinNonEmpty(times(ratio(wrate, link), "link"), times(ratio(wrate, brate), "plain SDK")),
