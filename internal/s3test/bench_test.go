@@ -35,7 +35,7 @@ func benchmarkMultipartUpload(b *testing.B, sh s3test.Shaping) {
 	if err := s.CreateBucket(bucket); err != nil {
 		b.Fatal(err)
 	}
-	c := newClient(&testing.T{}, s, 1)
+	c := newClient(b, s, 1)
 	data := payload(partSize)
 	ctx := b.Context()
 	var complete time.Duration

@@ -38,7 +38,7 @@ func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil
 
 // newClient returns an AWS SDK client for s that retries up to maxAttempts
 // times without waiting.
-func newClient(t *testing.T, s *s3test.Server, maxAttempts int) *s3.Client {
+func newClient(t testing.TB, s *s3test.Server, maxAttempts int) *s3.Client {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
