@@ -37,7 +37,7 @@
 //
 // # Concurrency that seeks throughput
 //
-// A file starts with 8 loads in flight (Config.Concurrency caps it). It
+// A file starts with 6 loads in flight (Config.Concurrency caps it). It
 // measures the rate its reader is served over samples of at least 300 ms
 // and a round of loads, and probes one sample at a time:
 //
@@ -51,7 +51,8 @@
 //     and again each sample while the rate stays within a twentieth of
 //     the rate before the raise; a shed that loses more is undone.
 //
-// The first sample starts at the stream's first whole-block read. After a
+// The first sample starts once the file has had all its loads in flight,
+// and a sample in which the reader jumped elsewhere is taken again. After a
 // shed that failed, probing pauses for three samples, doubled after each
 // such failure up to 24, and the next raise that fails from that count
 // pauses instead of shedding again. On a store whose connections are slow

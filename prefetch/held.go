@@ -382,6 +382,13 @@ func (r *Reader) schedule(si int, from int64) {
 		}
 	}
 	r.mu.Unlock()
+	defer func() {
+		if loading >= conc {
+			r.mu.Lock()
+			r.tune.full = true
+			r.mu.Unlock()
+		}
+	}()
 	for _, idx := range plan {
 		if loading >= conc || ahead >= maxAhead {
 			return
@@ -458,6 +465,7 @@ func (r *Reader) dropLeft(except int) {
 		}
 	}
 	r.det.left(except)
+	r.tune.jumped = true
 }
 
 // dropAll lets go of every held block. Called with r.mu held.

@@ -43,8 +43,10 @@ import (
 const (
 	// startConcurrency is the loads a file starts with: enough for a
 	// link of a few hundred MB/s at S3's 50–100 MB/s a connection from
-	// the first samples on (a raise takes a sample or two to pay).
-	startConcurrency = 8
+	// the first samples on, and few enough that a file that jumps
+	// elsewhere early wastes little; a wider link is found in a few
+	// raises of half the count.
+	startConcurrency = 6
 	// minConcurrency is the fewest loads a file sheds down to: one for
 	// the block being read and one behind it.
 	minConcurrency = 2
@@ -78,7 +80,9 @@ type tuner struct {
 	hold     int       // samples left before the next probe
 	pause    int       // the hold after the next failed shed: doubles with each failure, back to tuneHold when a probe is kept
 	knee     int       // a count whose last shed lost (the link's width, as last measured), 0 if none
-	begun    bool      // the first sample has begun: at the stream's first read past its young reads
+	full     bool      // the file has had conc loads in flight: its pipe filled once
+	jumped   bool      // the reader jumped elsewhere since the sample began (Reader.dropLeft)
+	begun    bool      // the first sample has begun (once full)
 	settled  bool      // a raise has failed: raises are small from now on
 }
 
@@ -99,10 +103,22 @@ func (t *tuner) note(n int64, waited bool) {
 // fine grain); bs is the block size.
 func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 	if !t.begun {
-		// The first sample starts here, not at the open: the time
-		// before (the file not read yet, a young stream's sparse
-		// reads) says nothing of the loads in flight.
+		// The first sample starts once the file has had all its loads
+		// in flight, not at the open: the time before (the file not
+		// read yet, a young stream's sparse reads, a window still
+		// growing) says nothing of what conc loads give.
+		if !t.full {
+			return false
+		}
 		t.begun = true
+		t.start, t.from, t.read, t.waited = now, received, 0, false
+		return false
+	}
+	if t.jumped {
+		// The reader jumped elsewhere in this sample: its loads were
+		// let go and the new stream starts young, which says nothing
+		// of conc. Sample again, the probe still on trial.
+		t.jumped = false
 		t.start, t.from, t.read, t.waited = now, received, 0, false
 		return false
 	}

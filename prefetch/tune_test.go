@@ -12,6 +12,7 @@ func TestTuner(t *testing.T) {
 	now := time.Unix(0, 0)
 	var received int64
 	tu := newTuner(32, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	if tu.conc != startConcurrency {
 		t.Fatalf("start %d", tu.conc)
 	}
@@ -52,6 +53,7 @@ func TestTuner(t *testing.T) {
 	// come seldom once it has settled.
 	rate = func(conc int) float64 { return float64(min(conc, 8) * 8 << 20) }
 	tu = newTuner(32, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	seen = seen[:0]
 	for range 40 {
 		step()
@@ -78,6 +80,7 @@ func TestTuner(t *testing.T) {
 	// there but for rare probes, never under 3 and never settling above.
 	rate = func(conc int) float64 { return float64(min(conc, 4) * 8 << 20) }
 	tu = newTuner(32, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	seen = seen[:0]
 	for range 60 {
 		step()
@@ -102,6 +105,7 @@ func TestTuner(t *testing.T) {
 	k := 0
 	rate = func(conc int) float64 { k++; return float64(min(conc, 6)*8<<20) * noise[k%len(noise)] }
 	tu = newTuner(32, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	seen = seen[:0]
 	for range 60 {
 		step()
@@ -124,6 +128,7 @@ func TestTuner(t *testing.T) {
 	k = 0
 	rate = func(conc int) float64 { k++; return float64(min(conc, 5)*8<<20) * dips[k%len(dips)] }
 	tu = newTuner(32, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	seen = seen[:0]
 	for range 80 {
 		step()
@@ -144,6 +149,7 @@ func TestTuner(t *testing.T) {
 	}
 	// A reader that never waits is never given more.
 	tu = newTuner(32, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	for range 10 {
 		tu.note(64*bs, false)
 		received += 64 * bs
@@ -153,8 +159,39 @@ func TestTuner(t *testing.T) {
 	if tu.conc != startConcurrency {
 		t.Errorf("a reader that never waited: conc %d", tu.conc)
 	}
+	// Before the file's loads have all been in flight once (a window
+	// still growing), nothing is sampled: a ramp is not a rate.
+	tu = newTuner(32, now, received)
+	for range 10 {
+		tu.note(64*bs, true)
+		received += 64 * bs
+		now = now.Add(time.Second)
+		tu.sample(now, received, bs)
+	}
+	if tu.conc != startConcurrency || tu.samples != 0 {
+		t.Errorf("a file whose pipe never filled: conc %d after %d samples", tu.conc, tu.samples)
+	}
+	// A sample in which the reader jumped elsewhere (its loads let go, a
+	// young stream begun) is taken again, its probe still on trial.
+	tu = newTuner(32, now, received)
+	tu.full = true
+	tu.sample(now, received, bs) // begins
+	now = now.Add(time.Second)
+	tu.note(64*bs, true)
+	received += 64 * bs
+	tu.sample(now, received, bs) // the first sample: probes up
+	probe, conc := tu.probe, tu.conc
+	tu.jumped = true
+	now = now.Add(time.Second)
+	tu.note(bs, true)
+	received += bs // the jump's dip
+	tu.sample(now, received, bs)
+	if probe <= 0 || tu.probe != probe || tu.conc != conc {
+		t.Errorf("a sample with a jump in it judged the probe: probe %d→%d, conc %d→%d", probe, tu.probe, conc, tu.conc)
+	}
 	// The cap is the cap.
 	tu = newTuner(4, now, received)
+	tu.full = true // the pipe has filled: samples begin
 	if tu.conc != 4 {
 		t.Errorf("start under a cap of 4: %d", tu.conc)
 	}
