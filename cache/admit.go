@@ -58,7 +58,11 @@ func (p *bufferPool) get(n int64) []byte {
 		}
 	}
 	p.made.Add(1)
-	return make([]byte, n)
+	b := make([]byte, n)
+	if n == p.size {
+		adviseHuge(b) // a buffer kept for reuse: worth huge pages
+	}
+	return b
 }
 
 func (p *bufferPool) put(b []byte) {
