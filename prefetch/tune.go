@@ -1,9 +1,6 @@
 package prefetch
 
-import (
-	"os"
-	"time"
-)
+import "time"
 
 // Throughput-seeking concurrency. A file starts with startConcurrency
 // loads in flight (at most Config.Concurrency) and probes, one sample at a
@@ -183,9 +180,6 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 		t.conc += step
 		t.probe, t.peak = step, 0
 		raised = true
-	}
-	if os.Getenv("TIERFS_TUNE_DEBUG") != "" {
-		println("tune", t.samples, "rate", int(rate/1e6), "conc", t.conc, "probe", t.probe, "hold", t.hold, "down", t.down, "ms", int(elapsed.Milliseconds()))
 	}
 	t.start, t.from, t.read, t.waited = now, received, 0, false
 	return raised
