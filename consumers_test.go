@@ -83,6 +83,7 @@ func TestTarShard(t *testing.T) {
 
 // archive/zip reads the central directory at the end through io.ReaderAt.
 func TestZipReaderAt(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	want := map[string][]byte{}
@@ -170,6 +171,7 @@ func TestHTTPFileServerRange(t *testing.T) {
 // 16 goroutines reading random ranges of one 48 MiB object over S3: exact
 // bytes, and the origin sends at most 1.1× the object.
 func TestConcurrentRandomRangesS3(t *testing.T) {
+	t.Parallel()
 	const size = 48 << 20
 	data := storetest.Data(7, size)
 	srv, s := s3Store(t, s3test.Shaping{})

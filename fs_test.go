@@ -125,7 +125,16 @@ var fstestFiles = map[string][]byte{
 	"unicode/日本語.txt":       []byte("こんにちは"),
 }
 
+// Parallel tests. A test that starts its own store and FS and asserts
+// nothing process-wide (goroutine counts, the heap, shared pools, the
+// environment) calls t.Parallel: Go starts parallel tests only once every
+// serial one has ended, so the serial tests that count goroutines or heap
+// never run beside them. TestFSTestFS is the longest (its s3/nocache
+// configuration makes a request for each read of one to three bytes);
+// the others run on the core it leaves.
+
 func TestFSTestFS(t *testing.T) {
+	t.Parallel()
 	var names []string
 	for k := range fstestFiles {
 		names = append(names, k)
@@ -157,6 +166,7 @@ func TestFSTestFS(t *testing.T) {
 }
 
 func TestReadFileExact(t *testing.T) {
+	t.Parallel()
 	for sname, s := range stores(t, testFiles) {
 		for cname, opts := range configs(t) {
 			t.Run(sname+"/"+cname, func(t *testing.T) {

@@ -179,8 +179,10 @@ func tierfsNoReadahead() prefetch.Config { return prefetch.Config{Disabled: true
 // Random 4 KiB reads at unaligned offsets, twice: the first pass fetches
 // at most 1.5× the bytes asked, the second costs no request at all.
 func TestRandomReadsTwice(t *testing.T) {
+	t.Parallel()
 	for _, disk := range []bool{false, true} {
 		t.Run(map[bool]string{false: "memory", true: "memory+disk"}[disk], func(t *testing.T) {
+			t.Parallel()
 			const size = 64 << 20
 			data := storetest.Data(3, size)
 			s := mustMem(t, map[string][]byte{"obj": data})

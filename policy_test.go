@@ -178,6 +178,7 @@ func TestOverwriteDuringRead(t *testing.T) {
 }
 
 func TestReadWrite(t *testing.T) {
+	t.Parallel()
 	s := mustMem(t, testFiles)
 	clock := newClock()
 	fsys := newFS(t, s, tierfs.WithClock(clock.Now), tierfs.WithConsistency(consistency.ReadWrite(time.Minute)))
@@ -381,8 +382,10 @@ func TestWarmupCancel(t *testing.T) {
 // A second FS on the same disk dirs reads what the first fetched, whether
 // the first read the file or warmed it up.
 func TestWarmRestartFromDisk(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"read", "warmup"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			const size = 20 << 20
 			data := storetest.Data(5, size)
 			s := mustMem(t, map[string][]byte{"model.bin": data})

@@ -287,6 +287,7 @@ func TestRestartChangedName(t *testing.T) {
 // garbage or another store's is ignored from the damage on: the restart
 // reads the exact bytes, asking the store for what it lost.
 func TestRestartCorruptMeta(t *testing.T) {
+	t.Parallel()
 	srv, s := s3Store(t, s3test.Shaping{})
 	files := restartFiles(t, s, 14)
 	metaFile := func(dir string) string { return metalog.Path(filepath.Join(dir, "d0"), restartStoreID) }
