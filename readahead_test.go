@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/tierfs/tierfs"
@@ -13,14 +14,17 @@ import (
 	"github.com/tierfs/tierfs/objstore/storetest"
 )
 
-// bigObject is shared by the tests of small reads on a large object.
-var bigObject = storetest.Data(11, 256<<20)
+// bigObject is shared by the tests of small reads on a large object. It is
+// made on first use, not at init: every start of the test binary (a -run
+// of any other test, TestPeersOwnerKilled's member process) paid for its
+// 256 MiB, seconds under -race.
+var bigObject = sync.OnceValue(func() []byte { return storetest.Data(11, 256<<20) })
 
 // bigFS returns an FS at default options over a store holding bigObject
 // as name, and the store.
 func bigFS(t *testing.T, name string) (*tierfs.FS, *memstore.Store) {
 	t.Helper()
-	s := mustMem(t, map[string][]byte{name: bigObject})
+	s := mustMem(t, map[string][]byte{name: bigObject()})
 	fsys, err := tierfs.New(s)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +47,7 @@ func TestSmallReadsFetchLittle(t *testing.T) {
 	p := make([]byte, 4096)
 	for i := range 2 {
 		off := int64(at + i*4096)
-		if _, err := ra.ReadAt(p, off); err != nil || !bytes.Equal(p, bigObject[off:off+4096]) {
+		if _, err := ra.ReadAt(p, off); err != nil || !bytes.Equal(p, bigObject()[off:off+4096]) {
 			t.Fatalf("read %d: %v", i, err)
 		}
 	}
@@ -74,7 +78,7 @@ func TestHTTPRangeFetchesLittle(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, bigObject[100_000_000:100_001_000]) {
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, bigObject()[100_000_000:100_001_000]) {
 		t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
 	}
 	fsys.WaitLoads()
@@ -100,7 +104,7 @@ func TestWindowFollowsReader(t *testing.T) {
 	p := make([]byte, chunk)
 	for i := range 32 { // 2 MiB in all
 		off := int64(start + i*chunk)
-		if _, err := ra.ReadAt(p, off); err != nil || !bytes.Equal(p, bigObject[off:off+chunk]) {
+		if _, err := ra.ReadAt(p, off); err != nil || !bytes.Equal(p, bigObject()[off:off+chunk]) {
 			t.Fatalf("read %d: %v", i, err)
 		}
 		read += chunk
