@@ -208,19 +208,18 @@ func TestCloseEndsOpenContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gets := srv.Stats("test", "root/f").Gets
-	srv.InjectFault(s3test.Fault{Kind: s3test.Hang, Method: "GET", Times: -1})
+	hung := make(chan struct{}, 1)
+	srv.InjectFault(s3test.Fault{Kind: s3test.Hang, Method: "GET", Times: -1, Applied: hung})
 	readErr := make(chan error, 1)
 	go func() {
 		_, err := f.(io.ReaderAt).ReadAt(make([]byte, 1000), 250_000)
 		readErr <- err
 	}()
-	// Wait for the read's GET to reach the server (the server has no
-	// hook to say so; a bounded poll of its counter).
-	for deadline := time.Now().Add(10 * time.Second); srv.Stats("test", "root/f").Gets == gets; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the read's GET never reached the server")
-		}
+	// Wait for the read's GET to reach the server and hang there.
+	select {
+	case <-hung:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read's GET never reached the server")
 	}
 	returns(t, "Close", func() {
 		if err := fsys.Close(); err != nil {

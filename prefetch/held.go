@@ -425,12 +425,11 @@ func (r *Reader) schedule(si int, from int64) {
 // stream's backward band or past every stream's window. Called with r.mu
 // held.
 func (r *Reader) trim() {
-	for idx, a := range r.held {
+	for idx := range r.held {
 		if !r.det.wanted(idx * r.bs) {
 			// Abandon: a block the stream read from and passed (a
 			// skip within Forward) stops loading, keeping what arrived.
-			a.Abandon()
-			delete(r.held, idx)
+			r.abandon(idx)
 		}
 	}
 }
@@ -440,6 +439,14 @@ func (r *Reader) trim() {
 // Called with r.mu held.
 func (r *Reader) release(idx int64) {
 	r.held[idx].Release()
+	delete(r.held, idx)
+}
+
+// abandon lets go of block idx as release does, stopping its load even if
+// this Reader's reads had asked bytes of it (cache.Handle.Abandon). Called
+// with r.mu held.
+func (r *Reader) abandon(idx int64) {
+	r.held[idx].Abandon()
 	delete(r.held, idx)
 }
 
@@ -459,8 +466,7 @@ func (r *Reader) dropLeft(except int) {
 		default:
 		}
 		if r.det.speculative(idx*r.bs, except) {
-			r.held[idx].Abandon()
-			delete(r.held, idx)
+			r.abandon(idx)
 			r.p.stats.leftCancelled.Add(1)
 		}
 	}

@@ -61,7 +61,8 @@
 // and transport failures mid-body (ResetAfter sends a TCP RST, EOFAfter
 // closes early under a full Content-Length, StallAfter stops sending for a
 // while). The transport faults hijack the connection, so the client sees
-// exactly what a real network failure shows it.
+// exactly what a real network failure shows it. A rule's Applied channel
+// tells a test when a request has reached the server and met the rule.
 //
 // # Shaping
 //

@@ -107,6 +107,10 @@ type Fault struct {
 	// this probability only (a request it passes over does not count
 	// against Times or SkipFirst); 0 applies it to every one.
 	Chance float64
+	// Applied, if set, is sent a value, without blocking, each time the
+	// rule is applied to a request: a test waits on it for a request to
+	// reach the server (give it a buffer).
+	Applied chan<- struct{}
 }
 
 // faultRule is an injected Fault and what is left of it.
@@ -168,6 +172,12 @@ func (s *Server) matchFault(rq request) *Fault {
 			f.times--
 			if f.times == 0 {
 				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		if f.Applied != nil {
+			select {
+			case f.Applied <- struct{}{}:
+			default:
 			}
 		}
 		out := f.Fault
