@@ -121,10 +121,14 @@ type Blocks struct {
 	// mu guards flights, stopping, calls to wg.Add and the fields of each
 	// flight marked as guarded by it. Lock order: Blocks.mu before
 	// flight.mu; extents.mu is never held with either.
-	mu       sync.Mutex
-	flights  map[string]*flight // loads in progress, by block key
-	stopping bool               // Close has begun: no new load starts
-	wg       sync.WaitGroup     // loads still running
+	mu      sync.Mutex
+	flights map[string]*flight // loads in progress, by block key
+	// leaving holds the loads cancelled (unref) whose goroutines still
+	// run: they left flights, but Wait waits for them too, since they
+	// may still count a fetch.
+	leaving  map[*flight]struct{}
+	stopping bool           // Close has begun: no new load starts
+	wg       sync.WaitGroup // loads still running
 
 	// stop is cancelled by Close, which ends the loads still running
 	// (they are detached from their callers' contexts).
@@ -176,7 +180,7 @@ func New(cfg Config) (*Blocks, error) {
 	b := &Blocks{
 		store: cfg.Store, storeID: cfg.StoreID, tiers: cfg.Tiers, names: names, peers: cfg.Peers,
 		blockSize: cfg.BlockSize, timeout: cfg.FetchTimeout, log: log, budget: cfg.Budget,
-		stop: stop, cancelStop: cancel, flights: make(map[string]*flight),
+		stop: stop, cancelStop: cancel, flights: make(map[string]*flight), leaving: make(map[*flight]struct{}),
 	}
 	b.extents = newExtents(cfg.MaxExtents, b.deleteExtent)
 	b.seen, b.onceTiers, b.onceMin = newDoorkeeper(), cfg.OnceTiers, cfg.OnceMinSize
@@ -319,7 +323,8 @@ func (b *Blocks) Ensure(ctx context.Context, obj objstore.Object, idx int64) err
 }
 
 // Wait returns when no load or promotion is in progress: every block
-// loaded so far has been offered to the tiers. Loads started meanwhile are
+// loaded so far has been offered to the tiers, and every load cancelled
+// has returned (its counters are final). Loads started meanwhile are
 // waited for too.
 func (b *Blocks) Wait() {
 	if b.promoter != nil {
@@ -330,6 +335,11 @@ func (b *Blocks) Wait() {
 		var f *flight
 		for _, f = range b.flights {
 			break
+		}
+		if f == nil {
+			for f = range b.leaving {
+				break
+			}
 		}
 		b.mu.Unlock()
 		if f == nil {

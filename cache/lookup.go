@@ -90,6 +90,7 @@ func (b *Blocks) load(ctx context.Context, obj objstore.Object, idx int64, opts 
 		if b.flights[key] == f {
 			delete(b.flights, key)
 		}
+		delete(b.leaving, f)
 		f.ended = true
 		var rel int64
 		var free []byte
@@ -163,6 +164,7 @@ func (b *Blocks) unref(f *flight, abandon bool) {
 			if b.flights[f.key] == f {
 				delete(b.flights, f.key)
 			}
+			b.leaving[f] = struct{}{}
 			f.cancel()
 			b.stats.cancelled.Add(1)
 		}

@@ -93,7 +93,11 @@
 // longer or shorter than PutOptions.Size (fs.ErrInvalid), a failed part, a
 // cancelled context — aborts the upload with AbortMultipartUpload on a
 // context detached from the caller's (bounded by 30s), so nothing is
-// stored and the previous version stays. A known size that would need more
+// stored and the previous version stays. The abort is sent only after the
+// upload's requests in flight have ended: they are given up to 2s to
+// finish before they are cut, because a server stores a part (or creates
+// an upload) whose request it has whole even when the client hangs up,
+// and one landing after the abort would leave the upload open again. A known size that would need more
 // than 10,000 parts raises the part size for that upload; a body of
 // unknown size keeps PartSize for 900 parts and then doubles it every 900
 // (PartSizeOf), so 10,000 parts hold 5 TiB. PutOptions.PartSize and

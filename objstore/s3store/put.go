@@ -237,29 +237,30 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 		cin.ContentType = aws.String(u.opts.ContentType)
 	}
 	cin.Metadata = u.opts.Metadata
-	created, err := u.s.client.CreateMultipartUpload(u.ctx, cin, u.s.callOpts...)
+	// The upload's requests run on a context of their own that outlives
+	// a failure by partGrace (see there); lapse starts that grace.
+	rctx, lapse, stop := lenient(u.ctx, partGrace)
+	defer stop()
+	created, err := u.s.client.CreateMultipartUpload(rctx, cin, u.s.callOpts...)
 	if err != nil {
 		u.putBuf(first)
 		u.putBuf(pending)
-		return objstore.Object{}, err
+		return objstore.Object{}, withCallerErr(u.ctx, err)
 	}
 	uploadID := created.UploadId
 	defer func() {
 		if err != nil {
-			err = u.abort(uploadID, err)
+			err = u.abort(uploadID, withCallerErr(u.ctx, err))
 		}
 	}()
 
-	// A body that fails (an aborted objstore.Writer) stops the parts in
-	// flight too, rather than waiting for them before the abort.
-	pctx, stopParts := context.WithCancel(u.ctx)
-	defer stopParts()
-	g, gctx := errgroup.WithContext(pctx)
+	// failed ends when a part fails, which stops the sending of more.
+	g, failed := errgroup.WithContext(context.Background())
 	g.SetLimit(u.concurrency)
 	send := func(num int32, b []byte) {
 		g.Go(func() error {
 			defer u.putBuf(b)
-			out, err := u.s.client.UploadPart(gctx, &s3.UploadPartInput{
+			out, err := u.s.client.UploadPart(rctx, &s3.UploadPartInput{
 				Bucket:        &u.s.bucket,
 				Key:           aws.String(u.s.prefix + u.key),
 				UploadId:      uploadID,
@@ -268,6 +269,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 				ContentLength: aws.Int64(int64(len(b))),
 			}, u.s.callOpts...)
 			if err != nil {
+				lapse()
 				return fmt.Errorf("s3: part %d: %w", num, err)
 			}
 			u.mu.Lock()
@@ -280,7 +282,7 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	var readErr error
 	for num := int32(2); ; num++ {
 		send(num, pending)
-		if eof || gctx.Err() != nil {
+		if eof || failed.Err() != nil || u.ctx.Err() != nil {
 			break
 		}
 		if num == MaxParts {
@@ -304,11 +306,8 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 		}
 		pending, eof = b[:n], e
 	}
-	var es *errSize
-	if readErr != nil && !errors.As(readErr, &es) {
-		// The body failed (not merely ended at the wrong size, which
-		// the parts already sent are counted against): stop at once.
-		stopParts()
+	if readErr != nil {
+		lapse()
 	}
 	werr := g.Wait()
 	if readErr != nil {
@@ -316,6 +315,9 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 	}
 	if werr != nil {
 		return objstore.Object{}, werr
+	}
+	if err := u.ctx.Err(); err != nil {
+		return objstore.Object{}, err
 	}
 
 	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
@@ -336,6 +338,38 @@ func (u *upload) multipart(first, pending []byte, eof bool) (obj objstore.Object
 		ModTime: serverTime(out.ResultMetadata),
 		Version: u.s.version(out.ETag, out.VersionId),
 	}, nil
+}
+
+// partGrace is how long the requests of a multipart upload (its creation
+// and its parts) run on after the upload failed (its body, a part, or the
+// caller's context) before they are cut. A server stores a part whose
+// body it has, or creates an upload, even if the client has hung up; an
+// abort sent before that lands is undone by it and leaves the upload
+// open (S3 says an abort may have to be repeated for this reason).
+// Waiting for the requests in flight lets one abort, sent after them,
+// clean up. Parts still sending their body when the grace ends are cut,
+// and a cut body stores nothing.
+const partGrace = 2 * time.Second
+
+// lenient returns a context detached from parent that ends grace after
+// parent does or after lapse is called, whichever is first; stop ends it
+// at once.
+func lenient(parent context.Context, grace time.Duration) (ctx context.Context, lapse, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	var once sync.Once
+	lapse = func() { once.Do(func() { time.AfterFunc(grace, cancel) }) }
+	unwatch := context.AfterFunc(parent, lapse)
+	return ctx, lapse, func() { unwatch(); cancel() }
+}
+
+// withCallerErr returns err, wrapping the caller's context error too when
+// ctx ended: a request cut at the grace's end fails with the lenient
+// context's error, which says nothing of the caller's cancel.
+func withCallerErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }
 
 // abort cancels a multipart upload after cause, on a context detached from
