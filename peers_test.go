@@ -260,8 +260,7 @@ func TestPeersZones(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		zoneLocal bool
-		maxRatio  float64
-	}{{"zone-local", true, 2.05}, {"global", false, 1.05}} {
+	}{{"zone-local", true}, {"global", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := memstore.New()
 			data := putRandom(t, s, "model.bin", 16*prBlock)
@@ -288,18 +287,36 @@ func TestPeersZones(t *testing.T) {
 			}
 			wg.Wait()
 			fetched, served := map[string]int64{}, map[string]int64{}
+			var fallbacks int64 // block loads that went to the origin past their owner
+			var causes peer.Fallbacks // summed over the members
 			for i, fsys := range fleet {
 				ps := fsys.Stats().Peers
 				fetched[zone(i)] += ps.BytesFetched
 				served[zone(i)] += ps.BytesServed
+				fallbacks += ps.OriginFallbacks
+				f := ps.Fallbacks
+				causes.Error += f.Error
+				causes.Stall += f.Stall
+				causes.Corrupt += f.Corrupt
+				causes.Busy += f.Busy
+				causes.Penalized += f.Penalized
+				causes.GaveUp += f.GaveUp
 				if tc.zoneLocal && ps.Members != 4 {
 					t.Errorf("%s sees %d members; want its zone's 4", fsys.Peer().Name(), ps.Members)
 				}
 			}
-			ratio := float64(s.Stats("model.bin").BodyBytes) / float64(len(data))
-			t.Logf("origin bytes ÷ object = %.3f; from peers by zone %v, served by zone %v", ratio, fetched, served)
-			if ratio > tc.maxRatio {
-				t.Errorf("origin sent %.3f× the object; want ≤ %.2f×", ratio, tc.maxRatio)
+			body := s.Stats("model.bin").BodyBytes
+			ratio := float64(body) / float64(len(data))
+			t.Logf("origin bytes ÷ object = %.3f; %d origin fallbacks (peers given up on: %+v); from peers by zone %v, served by zone %v", ratio, fallbacks, causes, fetched, served)
+			// Each ring reads each block once from the origin, and again
+			// for each load that gave up on its owner (a loaded machine
+			// can make an owner late): those are counted, and few.
+			rings := int64(1)
+			if tc.zoneLocal {
+				rings = 2
+			}
+			if want := rings*int64(len(data)) + fallbacks*prBlock; body != want || fallbacks > 2 {
+				t.Errorf("origin sent %.3f× the object (%d bytes) with %d origin fallbacks; want %d rings' reads and the fallbacks' blocks (%d bytes), and at most 2 fallbacks", ratio, body, fallbacks, rings, want)
 			}
 			if tc.zoneLocal {
 				for z := range fetched {
