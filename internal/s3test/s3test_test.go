@@ -884,9 +884,11 @@ func TestCloseIdempotentNoLeaks(t *testing.T) {
 		t.Errorf("CreateBucket after Close = %v", err)
 	}
 	// The serving goroutines have closed their connections when Close
-	// returns; give them the moment they need to return.
+	// returns; give them the moment they need to return (up to 5 s of
+	// yielding: on a loaded machine an exiting goroutine may wait for a
+	// thread the kernel has descheduled).
 	g := serverGoroutines()
-	for i := 0; i < 1000 && g != ""; i++ {
+	for deadline := time.Now().Add(5 * time.Second); g != "" && time.Now().Before(deadline); {
 		runtime.Gosched()
 		g = serverGoroutines()
 	}

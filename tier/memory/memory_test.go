@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/tierfs/tierfs/tier"
 	"github.com/tierfs/tierfs/tier/memory"
@@ -407,9 +408,11 @@ func TestClose(t *testing.T) {
 		}
 	}
 	// ristretto's Close waits for its goroutines to signal; give them the
-	// scheduler to finish returning.
+	// scheduler to finish returning: up to 5 s of yielding, since on a
+	// loaded machine (CI runs packages at once) an exiting goroutine may
+	// wait for a thread the kernel has descheduled.
 	n := runtime.NumGoroutine()
-	for i := 0; i < 10000 && n > before; i++ {
+	for deadline := time.Now().Add(5 * time.Second); n > before && time.Now().Before(deadline); {
 		runtime.Gosched()
 		n = runtime.NumGoroutine()
 	}
