@@ -288,19 +288,15 @@ func TestPeersZones(t *testing.T) {
 			wg.Wait()
 			fetched, served := map[string]int64{}, map[string]int64{}
 			var fallbacks int64 // block loads that went to the origin past their owner
-			var causes peer.Fallbacks // summed over the members
+			causes := map[string]peer.Fallbacks{} // of the members that gave up on a peer
 			for i, fsys := range fleet {
 				ps := fsys.Stats().Peers
 				fetched[zone(i)] += ps.BytesFetched
 				served[zone(i)] += ps.BytesServed
 				fallbacks += ps.OriginFallbacks
-				f := ps.Fallbacks
-				causes.Error += f.Error
-				causes.Stall += f.Stall
-				causes.Corrupt += f.Corrupt
-				causes.Busy += f.Busy
-				causes.Penalized += f.Penalized
-				causes.GaveUp += f.GaveUp
+				if ps.Fallbacks != (peer.Fallbacks{}) {
+					causes[fsys.Peer().Name()] = ps.Fallbacks
+				}
 				if tc.zoneLocal && ps.Members != 4 {
 					t.Errorf("%s sees %d members; want its zone's 4", fsys.Peer().Name(), ps.Members)
 				}
