@@ -1,6 +1,9 @@
 package prefetch
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Throughput-seeking concurrency. A file starts with startConcurrency
 // loads in flight (at most Config.Concurrency) and probes, one sample at a
@@ -26,6 +29,14 @@ import "time"
 //     doubled after each such failure up to maxHold and back to tuneHold
 //     when a probe is kept, so a file that has found its width seldom
 //     probes it.
+//
+//   - Straight to the width: a raise that paid in proportion to the
+//     loads it added (linearGain of it) shows that the loads were the
+//     limit and what one load gives (perConn). A raise that fails after
+//     that sets the count the best rate needs at perConn a load, and
+//     holds it as the knee, rather than undoing and shedding: on a link
+//     whose connections are slow each, the shed that finds the knee by
+//     losing costs a sample at a rate well under the link's.
 //
 // The first sample, which holds the stream's start, only sets the rate
 // to beat.
@@ -54,6 +65,10 @@ const (
 	// shedLoss is the loss a shed may not pass.
 	raiseGain = 1.10
 	shedLoss  = 1.05
+	// linearGain is how much of a proportional rise (the rate times
+	// the loads' ratio) a raise must bring to count as one: it then
+	// measures what one load gives.
+	linearGain = 0.8
 	// tuneHold and maxHold are how many samples probing in a direction
 	// pauses after a probe that failed, the first time and at most.
 	tuneHold = 3
@@ -81,6 +96,7 @@ type tuner struct {
 	jumped   bool      // the reader jumped elsewhere since the sample began (Reader.dropLeft)
 	begun    bool      // the first sample has begun (once full)
 	settled  bool      // a raise has failed: raises are small from now on
+	perConn  float64   // bytes/s one load gives, measured by a raise that paid in proportion (0: none yet)
 }
 
 func newTuner(max int, now time.Time, received int64) tuner {
@@ -127,6 +143,17 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 	t.samples++
 	floor := min(minConcurrency, t.max)
 	switch {
+	case t.probe > 0 && rate < t.lastRate*raiseGain && t.perConn > 0:
+		// The raise bought little, and an earlier raise that paid in
+		// proportion measured what one load gives: the link's total
+		// (the best rate seen) needs this many, so go there at once
+		// instead of shedding step by step to find it.
+		best := max(rate, t.lastRate)
+		want := int(math.Ceil(best/t.perConn - 0.05)) // a rounding error is not a load
+		t.conc = min(max(want, floor), t.conc)
+		t.lastRate, t.peak, t.settled = best, 0, true
+		t.knee, t.down = t.conc, false
+		t.hold, t.pause = t.pause, min(2*t.pause, maxHold)
 	case t.probe > 0 && rate < t.lastRate*raiseGain:
 		// The raise bought nothing: undo it and shed at once; the rate
 		// to keep stays the one measured before the raise. Not from a
@@ -141,6 +168,11 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 			t.down = true
 		}
 	case t.probe > 0:
+		if from := t.conc - t.probe; rate >= t.lastRate*linearGain*float64(t.conc)/float64(from) {
+			// The rate rose in proportion to the loads: the loads, not
+			// the link, were the limit, and each gives this much.
+			t.perConn = max(t.perConn, rate/float64(t.conc), t.lastRate/float64(from))
+		}
 		t.lastRate, t.pause, t.down = rate, tuneHold, false
 		t.peak = rate
 	case t.probe < 0 && rate*shedLoss < t.lastRate:

@@ -1,6 +1,7 @@
 package prefetch
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -63,6 +64,14 @@ func TestTuner(t *testing.T) {
 	settled := seen[len(seen)-1]
 	if seen[0] != startConcurrency || settled < 8 || settled > 12 {
 		t.Errorf("on a link 8 connections fill: %v; want a start at %d and a count between 8 and 12 at the end", seen, startConcurrency)
+	}
+	// The raise from 6 to 9 paid in proportion (8 MiB/s a load), so the
+	// one past the width (to 13) goes straight to the width it implies,
+	// 8, with no shed under it to find it.
+	if i := slices.Index(seen, 13); i < 0 || i+1 >= len(seen) || seen[i+1] != 8 {
+		t.Errorf("on a link 8 fill, the raise to 13 was not followed by the measured width, 8: %v", seen)
+	} else if j := slices.IndexFunc(seen[i:], func(c int) bool { return c < 8 }); j >= 0 {
+		t.Errorf("on a link 8 fill, sample %d shed to %d, under the width a proportional raise measured: %v", i+j, seen[i+j], seen)
 	}
 	probes := 0
 	for i, c := range seen[10:] {
