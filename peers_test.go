@@ -287,7 +287,7 @@ func TestPeersZones(t *testing.T) {
 			}
 			wg.Wait()
 			fetched, served := map[string]int64{}, map[string]int64{}
-			var fallbacks int64 // block loads that went to the origin past their owner
+			var fallbacks int64                   // block loads that went to the origin past their owner
 			causes := map[string]peer.Fallbacks{} // of the members that gave up on a peer
 			for i, fsys := range fleet {
 				ps := fsys.Stats().Peers
