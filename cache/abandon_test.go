@@ -7,7 +7,6 @@ import (
 	"github.com/tierfs/tierfs/cache"
 	"github.com/tierfs/tierfs/objstore/memstore"
 	"github.com/tierfs/tierfs/objstore/storetest"
-	"github.com/tierfs/tierfs/tier"
 )
 
 // Abandon stops a load only if nobody else holds it: a reader still
@@ -17,12 +16,7 @@ func TestAbandonSharedLoadRunsOn(t *testing.T) {
 	data := storetest.Data(5, 2*blockSize)
 	ms, _ := memstore.FromMap(map[string][]byte{"obj": data})
 	gs := &gatedStore{Store: ms, free: 300 << 10, gate: make(chan struct{})}
-	mt := newMapTier()
-	b, err := cache.New(cache.Config{Store: gs, Tiers: []tier.Tier{mt}, BlockSize: blockSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newBlocks(t, gs, newMapTier())
 	obj, _ := ms.Stat(t.Context(), "obj")
 	h, err := b.Load(t.Context(), obj, 0, cache.LoadOptions{})
 	if err != nil {

@@ -97,6 +97,18 @@ func setup(t *testing.T, size int, tiers ...tier.Tier) (*cache.Blocks, *memstore
 	return b, s, obj, data
 }
 
+// newBlocks returns a cache of blockSize blocks over s and tiers, closed
+// when the test ends.
+func newBlocks(t *testing.T, s objstore.Store, tiers ...tier.Tier) *cache.Blocks {
+	t.Helper()
+	b, err := cache.New(cache.Config{Store: s, Tiers: tiers, BlockSize: blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 func TestReadAtExact(t *testing.T) {
 	for _, tiers := range [][]tier.Tier{nil, {newMapTier()}, {newMapTier(), newMapTier()}} {
 		t.Run(fmt.Sprintf("%d tiers", len(tiers)), func(t *testing.T) {
@@ -430,11 +442,7 @@ func TestFirstBytesBeforeWholeBlock(t *testing.T) {
 	data := storetest.Data(1, 2*blockSize)
 	ms, _ := memstore.FromMap(map[string][]byte{"obj": data})
 	gs := &gatedStore{Store: ms, free: 300 << 10, gate: make(chan struct{})}
-	b, err := cache.New(cache.Config{Store: gs, Tiers: []tier.Tier{newMapTier()}, BlockSize: blockSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newBlocks(t, gs, newMapTier())
 	obj, _ := ms.Stat(t.Context(), "obj")
 	p := make([]byte, 1000)
 	// Returns although the body is held after 300 KiB of the 1 MiB block.
@@ -644,11 +652,7 @@ func TestExtentHitCountsAsTierHit(t *testing.T) {
 	data := storetest.Data(5, 2*blockSize)
 	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
 	obj, _ := s.Stat(t.Context(), "obj")
-	b, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{newMapTier()}, BlockSize: blockSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newBlocks(t, s, newMapTier())
 	p := make([]byte, 1000)
 	for pass := range 2 {
 		if _, err := b.ReadAt(t.Context(), obj, p, 5000, cache.ReadOptions{Sparse: true}); err != nil || !bytes.Equal(p, data[5000:6000]) {
@@ -669,11 +673,7 @@ func TestLoadFillsGapsAroundExtents(t *testing.T) {
 	data := storetest.Data(9, 2*blockSize)
 	s, _ := memstore.FromMap(map[string][]byte{"obj": data})
 	obj, _ := s.Stat(t.Context(), "obj")
-	b, err := cache.New(cache.Config{Store: s, Tiers: []tier.Tier{newMapTier()}, BlockSize: blockSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newBlocks(t, s, newMapTier())
 	sparse := func(off, n int64) {
 		t.Helper()
 		p := make([]byte, n)

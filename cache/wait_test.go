@@ -36,11 +36,7 @@ func TestWaitCoversCancelledLoads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ms, _ := memstore.FromMap(map[string][]byte{"obj": storetest.Data(6, blockSize)})
 		s := &openGateStore{Store: ms, entered: make(chan struct{}, 1), gate: make(chan struct{})}
-		b, err := cache.New(cache.Config{Store: s, BlockSize: blockSize})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
+		b := newBlocks(t, s)
 		obj, _ := ms.Stat(t.Context(), "obj")
 		h, err := b.Load(t.Context(), obj, 0, cache.LoadOptions{})
 		if err != nil {

@@ -97,13 +97,13 @@
 // upload's requests in flight have ended: they are given up to 2s to
 // finish before they are cut, because a server stores a part (or creates
 // an upload) whose request it has whole even when the client hangs up,
-// and one landing after the abort would leave the upload open again. A known size that would need more
-// than 10,000 parts raises the part size for that upload; a body of
-// unknown size keeps PartSize for 900 parts and then doubles it every 900
-// (PartSizeOf), so 10,000 parts hold 5 TiB. PutOptions.PartSize and
-// Concurrency replace the Store's for one Put. The body is read as it
-// comes, so objstore.Writer streams through Put: its Abort fails the read
-// and aborts the upload.
+// and one landing after the abort would leave the upload open again. A
+// known size that would need more than 10,000 parts raises the part size
+// for that upload; a body of unknown size keeps PartSize for 900 parts and
+// then doubles it every 900 (PartSizeOf), so 10,000 parts hold 5 TiB.
+// PutOptions.PartSize and Concurrency replace the Store's for one Put.
+// The body is read as it comes, so objstore.Writer streams through Put:
+// its Abort fails the read and aborts the upload.
 //
 // PutOptions.IfMatch and IfNotExist are sent as If-Match and
 // If-None-Match: * on PutObject, or on CompleteMultipartUpload (the parts
