@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/tierfs/tierfs/internal/s3test"
+	"github.com/tierfs/tierfs/objstore/s3store"
 )
 
 // config is the harness's flags.
@@ -89,7 +90,7 @@ func parseFlags(args []string) (config, error) {
 	fl.StringVar(&scen, "scenarios", "1,2,3,4,5,6,7,8", "scenarios to run, comma-separated")
 	fl.StringVar(&writeSize, "write-size", "2GiB", "size of the checkpoint scenario 8 writes")
 	fl.StringVar(&partSize, "part-size", "8MiB", "part size of scenario 8's upload")
-	fl.IntVar(&c.writeConc, "write-concurrency", 4, "parts in flight in scenario 8")
+	fl.IntVar(&c.writeConc, "write-concurrency", s3store.DefaultConcurrency, "parts in flight in scenario 8 (default: the library's)")
 	fl.StringVar(&c.out, "out", "", "directory for results.md, results.json and results.svg (default: benchmarks/results)")
 	fl.StringVar(&c.tm, "tm", "auto", "transfer-manager baseline: auto (build benchmarks/tmbaseline), off, or the path of a built binary")
 	fl.BoolVar(&c.tmRefs, "tm-refs", false, "also run the transfer manager at its default concurrency with 8 MiB ranges in scenario 1 (references, about a minute more)")

@@ -54,7 +54,7 @@
 //
 // [Options] hold what the URL holds plus Client (an *oss.Client used as
 // is), Credentials, PartSize (default 8 MiB, at least 100 KiB, the OSS
-// minimum), Concurrency (parts uploaded at once, default 4) and Retry (how
+// minimum), Concurrency (parts uploaded at once, default 5) and Retry (how
 // a Reader resumes cut bodies). New validates them and returns errors
 // wrapping fs.ErrInvalid; it sends no request.
 //

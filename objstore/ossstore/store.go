@@ -34,8 +34,8 @@ const (
 	// MaxPartSize is the largest part OSS accepts (5 GiB).
 	MaxPartSize int64 = oss.MaxPartSize
 	// DefaultConcurrency is the number of parts uploaded at once when
-	// Options.Concurrency is zero.
-	DefaultConcurrency = 4
+	// Options.Concurrency is zero: five, as s3store uses (see there why).
+	DefaultConcurrency = 5
 	// maxListKeys is the largest page OSS serves.
 	maxListKeys = 1000
 )

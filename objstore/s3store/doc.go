@@ -35,7 +35,7 @@
 //
 // [Options] sets the client (or the endpoint, region, addressing and HTTP
 // client to build one from the SDK's default chain), the multipart part
-// size (default 8 MiB, at least 5 MiB) and upload concurrency (default 4),
+// size (default 8 MiB, at least 5 MiB) and upload concurrency (default 5),
 // version ids, and the objstore.RetryPolicy for resuming cut bodies. New
 // validates them and returns an error wrapping fs.ErrInvalid for a bad
 // value; it never corrects one silently.
