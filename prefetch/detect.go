@@ -168,6 +168,13 @@ func (d *detector) grow(si int) {
 	}
 }
 
+// fit widens stream si's window to hold n bytes, up to maxWindow: more
+// loads in flight need a window that holds them.
+func (d *detector) fit(si int, n int64) {
+	s := &d.streams[si]
+	s.window = max(s.window, min(n, d.maxWindow))
+}
+
 // shrink halves stream si's window, down to one block: the budget is
 // short.
 func (d *detector) shrink(si int) {

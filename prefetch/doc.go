@@ -58,7 +58,11 @@
 //     11 loads), instead of shedding step by step to find it.
 //
 // The first sample starts once the file has had all its loads in flight,
-// and a sample in which the reader jumped elsewhere is taken again. After a
+// and a sample in which the reader jumped elsewhere is taken again. A
+// sample ends on a read, or on a reader's wait for a load that passes
+// 300 ms since the last: a reader inside its first block on a slow link
+// (8 MiB at 20 MB/s takes 0.42 s) has its loads raised before that read
+// returns. After a
 // shed that failed, probing pauses for three samples, doubled after each
 // such failure up to 24, and the next raise that fails from that count
 // pauses instead of shedding again. On a store whose connections are slow
@@ -67,6 +71,13 @@
 // loads in flight than fill it, since each holds a block's buffer and a
 // load in flight when the reader jumps elsewhere is fetched for nothing.
 // Config.MaxLoads and the budget bound all files together.
+//
+// A load in the last eighth of its block no longer counts as in flight,
+// so the next block's request goes out while the link still carries that
+// tail and its round trip passes unseen. Loads that share a link evenly
+// end together; without the overlap the loads after them would start
+// together and leave the link idle for a round trip each time (scenario
+// 1b of the harness lost a sixth of its rate every 0.45 s to it).
 //
 // A stream holds at most twice the file's loads in flight ahead of its
 // reader, loading or loaded: a reader slower than the link paces the

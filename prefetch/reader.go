@@ -162,9 +162,7 @@ func (r *Reader) read(p []byte, off int64, w io.Writer) (int, error) {
 	if err == nil && ahead && !quiet && youngAhead == 0 {
 		r.mu.Lock()
 		if r.tune.sample(r.p.now(), r.p.blocks.Received(), r.bs) && si < len(r.det.streams) {
-			// More loads in flight need a window that holds them.
-			s := &r.det.streams[si]
-			s.window = max(s.window, min(int64(r.tune.conc)*r.bs, r.det.maxWindow))
+			r.det.fit(si, int64(r.tune.conc)*r.bs)
 		}
 		r.mu.Unlock()
 		r.schedule(si, -1)

@@ -39,7 +39,8 @@ import (
 //     losing costs a sample at a rate well under the link's.
 //
 // The first sample, which holds the stream's start, only sets the rate
-// to beat.
+// to beat. A sample ends on a read (sample) or on a wait for a load
+// (stalled), whichever comes first past tuneEvery.
 //
 // So a file finds the width of a link whose connections are slow each
 // (cross-region S3 and OSS give a few MB/s a connection), and on a link a
@@ -113,8 +114,24 @@ func (t *tuner) note(n int64, waited bool) {
 // sample ends the current sample if it is long enough, adjusting conc,
 // and reports whether conc rose. received is the cache's count of bytes
 // received from the origin, as they arrive (the process's throughput, in
-// fine grain); bs is the block size.
+// fine grain); bs is the block size. A sample is long enough after
+// tuneEvery once its reader has read half the loads' blocks.
 func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
+	return t.end(now, received, bs, false)
+}
+
+// stalled is sample while the reader waits for a load: the wait is what
+// a sample would find out, so tuneEvery is long enough whatever the
+// reader has read. Without it a file's first sample could end only after
+// its first read, which on a link whose connections are slow each waits
+// for a whole block (0.45 s for 8 MiB at 20 MB/s), and the raises that
+// find the link's width would all come that much later.
+func (t *tuner) stalled(now time.Time, received, bs int64) (raised bool) {
+	t.waited = true
+	return t.end(now, received, bs, true)
+}
+
+func (t *tuner) end(now time.Time, received, bs int64, waiting bool) (raised bool) {
 	if !t.begun {
 		// The first sample starts once the file has had all its loads
 		// in flight, not at the open: the time before (the file not
@@ -136,7 +153,7 @@ func (t *tuner) sample(now time.Time, received, bs int64) (raised bool) {
 		return false
 	}
 	elapsed := now.Sub(t.start)
-	if elapsed < tuneEvery || t.read < int64(t.conc)*bs/2 {
+	if elapsed < tuneEvery || t.read < int64(t.conc)*bs/2 && !waiting {
 		return false
 	}
 	rate := float64(received-t.from) / elapsed.Seconds()

@@ -205,3 +205,32 @@ func TestTuner(t *testing.T) {
 		t.Errorf("start under a cap of 4: %d", tu.conc)
 	}
 }
+
+// A reader waiting inside a block it has not read yet (a whole block at a
+// connection's slow rate) ends the tuner's samples by its waits: the
+// loads are raised before its first read returns.
+func TestTunerStalled(t *testing.T) {
+	const bs = 8 << 20
+	now := time.Unix(0, 0)
+	var received int64
+	tu := newTuner(16, now, received)
+	tu.full = true
+	tu.sample(now, received, bs) // begins
+	for range 3 {
+		now = now.Add(tuneEvery / 2)
+		received += 6 << 20 // bytes arrive; the reader has read none
+		tu.sample(now, received, bs)
+	}
+	if tu.conc != startConcurrency || tu.samples != 0 {
+		t.Fatalf("a sample ended with nothing read, on a read: conc %d, %d samples", tu.conc, tu.samples)
+	}
+	if !tu.stalled(now, received, bs) || tu.conc <= startConcurrency || tu.samples != 1 {
+		t.Errorf("a reader waiting past tuneEvery: conc %d after %d samples, want a raise from %d", tu.conc, tu.samples, startConcurrency)
+	}
+	// Within tuneEvery of that sample, a wait ends none.
+	now = now.Add(tuneEvery / 2)
+	received += 9 << 20
+	if c := tu.conc; tu.stalled(now, received, bs) || tu.conc != c || tu.samples != 1 {
+		t.Errorf("a wait within tuneEvery of the last sample: conc %d→%d, %d samples", c, tu.conc, tu.samples)
+	}
+}
