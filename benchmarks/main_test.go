@@ -190,3 +190,14 @@ func TestPartCeilingNote(t *testing.T) {
 		t.Errorf("no latency: %q", got)
 	}
 }
+
+// A figure that is not a number (a ratio to a baseline that did not run)
+// is written to results.json as not measured, not as an error.
+func TestRowNaNJSON(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1)} {
+		b, err := json.Marshal(row{Name: "x", Value: v, Runs: 3, Min: 1, Max: v})
+		if err != nil || !strings.Contains(string(b), `"na":true`) || strings.Contains(string(b), "spread") {
+			t.Errorf("row of %v: %s, %v", v, b, err)
+		}
+	}
+}

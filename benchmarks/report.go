@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,8 +54,13 @@ type spread struct {
 	Max float64 `json:"max"`
 }
 
-// MarshalJSON adds the spread of a figure measured more than once.
+// MarshalJSON adds the spread of a figure measured more than once. A
+// figure that is not a number (a ratio to a baseline that did not run:
+// -tm off) is written as 0 with na set, since JSON has no NaN.
 func (x row) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(x.Value) || math.IsInf(x.Value, 0) {
+		x.Value, x.NA = 0, true
+	}
 	type plain row
 	out := struct {
 		plain
