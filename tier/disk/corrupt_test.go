@@ -32,7 +32,7 @@ func TestCorruption(t *testing.T) {
 		t.Fatalf("%d blocks stored, want %d", st.Blocks, n)
 	}
 	path := func(i int) string { return tr.dirs[0].blockPath(hashKey(testKey(i))) }
-	hdr := func(i int) int64 { return headerLen(len(testKey(i)), int64(testSize(i))) }
+	hdr := func(i int) int64 { return dataOffset(headerLen(len(testKey(i)), int64(testSize(i)))) } // where the data starts
 
 	// 0: one byte of data flipped, in its third piece.
 	f, err := os.OpenFile(path(0), os.O_RDWR, 0)

@@ -48,6 +48,7 @@ type Options struct {
 	// Testing hooks, set only by this package's tests.
 	fsys       fileSystem       // nil means the real file system
 	beforeWalk func(dir string) // called at the start of each directory's rebuild walk
+	afterSweep func(dir string) // called when a directory's sweep of earlier formats is done
 }
 
 // Tier is a disk tier: blocks in files over one or more directories, with
@@ -168,6 +169,10 @@ func Open(cfg tier.DiskConfig, o *Options) (*Tier, error) {
 		go func() {
 			defer t.wg.Done()
 			t.rebuild(d, o.beforeWalk)
+			t.sweepOld(d)
+			if o.afterSweep != nil {
+				o.afterSweep(d.path)
+			}
 		}()
 	}
 	for range cfg.FillWorkers {
@@ -363,7 +368,7 @@ func (t *Tier) PutRelease(ctx context.Context, key string, data []byte, release 
 	if present {
 		return nil // a key always names the same bytes
 	}
-	if sick || headerLen(len(key), int64(len(data)))+int64(len(data)) > d.share {
+	if sick || fileSize(len(key), int64(len(data))) > d.share {
 		t.dropped.Add(1)
 		return nil
 	}

@@ -13,14 +13,24 @@
 // # Layout
 //
 // Each directory holds a lock file, tierfs.lock, and a layout directory
-// named for the format, v1/. A later format uses another name, so a
+// named for the format, v2/. A later format uses another name, so a
 // format change fails safe: neither binary reads the other's files.
-// A block lives in v1/ab/abcdef…, where the name is the hex of the first
+// A block lives in v2/ab/abcdef…, where the name is the hex of the first
 // 128 bits of the SHA-256 of its key and ab its first byte (at most 256
 // subdirectories). No key can name a path outside the directory, and no
 // component is longer than 32 bytes. Files are 0600, directories 0700.
 // The tier touches nothing else in the directory: tierfs keeps its
-// metadata file in meta/ beside v1/ (see package tierfs).
+// metadata file in meta/ beside v2/ (see package tierfs).
+//
+// The layout directory of format 1, v1/, is emptied after the start-up
+// rebuild, in the background: its block files, temporary and probe files
+// (recognised by their names; a file of any other name is left), then
+// each subdirectory and v1/ itself if that leaves them empty. No binary
+// of this format reads them and they take room outside the quota. It is
+// safe because every format takes the directory's lock before it touches
+// its layout directory, and this tier holds it: a binary of format 1
+// cannot be using the files. Going back to a binary of format 1 starts
+// with a cold cache.
 //
 // Blocks are placed over the directories by rendezvous hashing of the key
 // hash with a random seed kept in each directory's lock file: the spread is
@@ -30,10 +40,17 @@
 //
 // # File format and integrity
 //
-// A block file is a header followed by the data. The header holds a magic
-// number, the format version, the piece size (32 KiB), the data length,
-// the key itself, the CRC32C (Castagnoli, hardware accelerated) of every
-// 32 KiB piece of the data and a CRC32C of the header. Opening a block
+// A block file is a header, zeros, then the data. The header holds a
+// magic number, the format version, the piece size (32 KiB), the data
+// length, the data offset, the key itself, the CRC32C (Castagnoli,
+// hardware accelerated) of every 32 KiB piece of the data and a CRC32C of
+// the header. The data starts at the data offset: the header's length
+// plus at least 256 bytes, rounded up to 4096 (4096 for a 4 MiB block
+// under a key of up to ~3.2 KiB). So the data is page aligned, and the
+// header can be rewritten in place under a key up to 256 bytes longer
+// (see Moves). A data offset that is not a multiple of 4096, lies inside
+// the header or further after it than a writer or a move puts it, makes
+// the header bad. Opening a block
 // file checks the header (checksum, version, and that it names the key
 // asked for, so two swapped files are caught); every ReadAt checks the
 // checksum of every piece the range covers, reading partial pieces at the
@@ -95,9 +112,10 @@
 //
 // # Space
 //
-// A block is charged its file size (header included) rounded up to the
-// file system's block size (statfs f_bsize), both when it is written and
-// when the rebuild finds it. Before a write, the worker makes room: if the
+// A block is charged its file size (header and padding included)
+// rounded up to the file system's block size (statfs f_bsize), both when
+// it is written and when the rebuild finds it: a 4 MiB block takes
+// 4 MiB + 4 KiB, as in format 1. Before a write, the worker makes room: if the
 // directory's usage, counting blocks being written, would pass
 // High×share, it evicts down to Low×share, and it unlinks the victims
 // before it writes. Blocks evicted and not yet unlinked still count, so

@@ -353,7 +353,7 @@ func TestRestart(t *testing.T) {
 	if st.Blocks != n+1 || st.Bytes <= before.Bytes || st.Puts != 1 {
 		t.Errorf("after the rebuild: %+v; before the restart: %+v", st, before)
 	}
-	if st.Bytes-before.Bytes != roundUp(headerLen(3, 9)+9, tr.dirs[0].bsize) {
+	if st.Bytes-before.Bytes != roundUp(fileSize(3, 9), tr.dirs[0].bsize) {
 		t.Errorf("bytes after the rebuild %d, before %d", st.Bytes, before.Bytes)
 	}
 	if !readBlock(t, tr, "new", []byte("new block")) {

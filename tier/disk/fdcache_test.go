@@ -259,7 +259,7 @@ func testFDCache(t *testing.T, mapped bool) {
 			t.Fatal(err)
 		}
 		const bad = 40_000 // in the second piece, a whole one
-		at := headerLen(len(key), int64(len(data))) + bad
+		at := dataOffset(headerLen(len(key), int64(len(data)))) + bad
 		b := []byte{data[bad] ^ 1}
 		if _, err := f.WriteAt(b, at); err != nil {
 			t.Fatal(err)
@@ -295,7 +295,7 @@ func testFDCache(t *testing.T, mapped bool) {
 		put(t, tr, key, data)
 		readBlock(t, tr, key, data)
 		path := d.blockPath(hashKey(key))
-		if err := os.Truncate(path, headerLen(len(key), int64(len(data)))+50_000); err != nil {
+		if err := os.Truncate(path, dataOffset(headerLen(len(key), int64(len(data))))+50_000); err != nil {
 			t.Fatal(err)
 		}
 		p := make([]byte, 1000)

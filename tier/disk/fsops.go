@@ -23,10 +23,12 @@ type fileSystem interface {
 	Stat(name string) (fs.FileInfo, error)
 }
 
-// file is an open block file.
+// file is an open block file. Write appends (a fill writes a new file
+// front to back); WriteAt rewrites in place (a move rewrites the header).
 type file interface {
 	io.ReaderAt
 	io.Writer
+	io.WriterAt
 	io.Closer
 }
 
@@ -119,6 +121,10 @@ func (f *rawFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *rawFile) Write([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "write", Path: f.name, Err: syscall.EBADF}
+}
+
+func (f *rawFile) WriteAt([]byte, int64) (int, error) {
 	return 0, &fs.PathError{Op: "write", Path: f.name, Err: syscall.EBADF}
 }
 

@@ -155,6 +155,13 @@ func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
 	return f.file.ReadAt(p, off)
 }
 
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.fs.call("write", f.path); err != nil {
+		return 0, &fs.PathError{Op: "write", Path: f.path, Err: err}
+	}
+	return f.file.WriteAt(p, off)
+}
+
 func (f *faultFile) Write(p []byte) (int, error) {
 	if err := f.fs.call("write", f.path); err != nil {
 		return 0, &fs.PathError{Op: "write", Path: f.path, Err: err}

@@ -17,7 +17,7 @@ func TestWatermarks(t *testing.T) {
 	dir := t.TempDir()
 	const block = 64 << 10
 	probe := openTier(t, tier.DiskConfig{Dirs: []string{t.TempDir()}, Quota: 1 << 20, MinFreeRatio: -1}, nil)
-	charge := roundUp(headerLen(len("wm-000-0000"), block)+block, probe.dirs[0].bsize)
+	charge := roundUp(fileSize(len("wm-000-0000"), block), probe.dirs[0].bsize)
 	quota := 40 * charge
 	cfg := tier.DiskConfig{Dirs: []string{dir}, Quota: quota, High: 0.8, Low: 0.5, MinFreeRatio: -1, FillQueue: 1000, FillWorkers: 4}
 	tr := openTier(t, cfg, nil)

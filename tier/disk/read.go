@@ -181,7 +181,8 @@ func (t *Tier) readDisk(key string, p []byte, off int64) (int, error) {
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, pieceSize); return &b }}
 
 // firstRead is how much of a file the first read takes: the header of a
-// 4 MiB block under a key of up to ~3 KiB.
+// 4 MiB block under a key of up to ~3.5 KiB (the data of such a block
+// starts at 4096 or later, so the read takes no data).
 const firstRead = 4096
 
 var headPool = sync.Pool{New: func() any { b := make([]byte, firstRead); return &b }}
@@ -199,7 +200,7 @@ func openBlockFile(fsys fileSystem, path, key string, h keyHash) (*openBlock, er
 		f.Close()
 		return nil, err
 	}
-	return &openBlock{f: f, key: key, h: h, hdr: hdr, size: hdr.hdrLen + hdr.dataLen, refs: 1}, nil
+	return &openBlock{f: f, key: key, h: h, hdr: hdr, size: hdr.dataOff + hdr.dataLen, refs: 1}, nil
 }
 
 // readHeader reads and verifies the header of an open block file for key.
@@ -215,7 +216,7 @@ func readHeader(f file, key string) (header, error) {
 	if m < fixedHeader {
 		return header{}, errCorrupt
 	}
-	dataLen, err := parseFixed(buf, key)
+	dataLen, dataOff, err := parseFixed(buf, key)
 	if err != nil {
 		return header{}, err
 	}
@@ -235,7 +236,7 @@ func readHeader(f file, key string) (header, error) {
 		}
 		buf = big
 	}
-	hdr, err := parseHeader(buf[:hl], key, dataLen)
+	hdr, err := parseHeader(buf[:hl], key, dataLen, dataOff)
 	if err != nil {
 		return header{}, err
 	}
@@ -285,7 +286,7 @@ func (ob *openBlock) readMapped(p []byte, off int64, m []byte) (n int, err error
 		return 0, io.EOF, true
 	}
 	end := min(off+int64(len(p)), dataLen)
-	data := m[hdr.hdrLen : hdr.hdrLen+dataLen]
+	data := m[hdr.dataOff : hdr.dataOff+dataLen]
 	for i := off / pieceSize; i*pieceSize < end; i++ {
 		plo, phi := i*pieceSize, min((i+1)*pieceSize, dataLen)
 		if plo >= off && phi <= end {
@@ -370,7 +371,7 @@ func (ob *openBlock) readPread(p []byte, off int64) (int, error) {
 //     when another program kept it busy (the helper, descheduled in the
 //     middle of its share, holds the reader up).
 func readVerify(f file, hdr *header, lo, hi int64, dst []byte) error {
-	if err := readFull(f, dst, hdr.hdrLen+lo*pieceSize); err != nil {
+	if err := readFull(f, dst, hdr.dataOff+lo*pieceSize); err != nil {
 		return err
 	}
 	if !verifyPieces(hdr, lo, hi, dst) {
@@ -387,7 +388,7 @@ func readPiece(f file, hdr *header, i int64, p []byte, off, end int64) error {
 	plo := i * pieceSize
 	phi := min(plo+pieceSize, hdr.dataLen)
 	piece := (*sb)[:phi-plo]
-	if err := readFull(f, piece, hdr.hdrLen+plo); err != nil {
+	if err := readFull(f, piece, hdr.dataOff+plo); err != nil {
 		return err
 	}
 	if !hdr.verifyPiece(i, piece) {

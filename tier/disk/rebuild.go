@@ -113,3 +113,74 @@ func (t *Tier) rebuild(d *dir, hook func(string)) {
 		t.log.Info("tier: disk: removed stale temporary files", "dir", d.path, "count", swept)
 	}
 }
+
+// sweepOld empties the layout directories of earlier formats in d
+// (oldLayoutDirs): no binary of this format reads their files, and they
+// take room outside the quota. It runs after the rebuild walk, in the
+// background, and removes only what a tier of that format made — block
+// files (by their name), temporary and probe files, then each fan-out
+// subdirectory and the layout directory if that leaves them empty —
+// touching nothing else. It is safe because this tier holds the
+// directory's lock, which every format takes before it touches its
+// layout directory: no other tier uses the files while they go. It stops
+// at Close and when the directory is given up (the lock file was
+// replaced: the directory may be another tier's now).
+func (t *Tier) sweepOld(d *dir) {
+	stop := func() bool {
+		select {
+		case <-t.done:
+			return true
+		default:
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.lost
+	}
+	removed := 0
+	for _, old := range oldLayoutDirs {
+		root := filepath.Join(d.path, old)
+		subs, err := t.fs.ReadDir(root)
+		if err != nil {
+			continue // none (the usual case), or unreadable: left alone
+		}
+		for _, s := range subs {
+			if stop() {
+				return
+			}
+			name := s.Name()
+			p := filepath.Join(root, name)
+			if !s.IsDir() {
+				if s.Type().IsRegular() && (strings.HasPrefix(name, tmpPrefix) || name == probeName) && t.fs.Remove(p) == nil {
+					removed++
+				}
+				continue
+			}
+			if !isSubdirName(name) {
+				continue
+			}
+			ents, err := t.fs.ReadDir(p)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				h, ok := parseName(e.Name())
+				ours := (ok && h.subdir() == name) || strings.HasPrefix(e.Name(), tmpPrefix)
+				if ours && e.Type().IsRegular() && t.fs.Remove(filepath.Join(p, e.Name())) == nil {
+					removed++
+				}
+			}
+			t.fs.Remove(p) // fails, and leaves it, unless it is empty now
+		}
+		t.fs.Remove(root) // likewise
+	}
+	if removed > 0 {
+		t.log.Info("tier: disk: removed the files of an earlier format", "dir", d.path, "count", removed)
+	}
+}
+
+// isSubdirName reports whether name is a fan-out subdirectory's: two
+// lowercase hex digits.
+func isSubdirName(name string) bool {
+	hex := func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
+	return len(name) == 2 && hex(name[0]) && hex(name[1])
+}
