@@ -65,6 +65,55 @@ type Releaser interface {
 	PutRelease(ctx context.Context, key string, data []byte, release func()) error
 }
 
+// A Mover can give a block it holds another key without copying its
+// bytes: the disk tier rewrites the header of the block's file and renames
+// the file, the memory tier stores the same bytes under the new key. The
+// writer of a file (package tierfs) uses it at Close to move the blocks
+// it wrote under a provisional key to the key of the version the store
+// made, instead of reading each block back and putting it again.
+type Mover interface {
+	Tier
+	// Move makes the block stored under from the block stored under to
+	// (replacing any block under to) and removes it from under from. It
+	// reads and verifies no data: the block keeps the checksums it had,
+	// and a ReadAt of to verifies it as any read does.
+	//
+	// nil means a ReadAt of to serves from's bytes and from is a miss.
+	// Otherwise the error says what happened; in every case the block
+	// under to is the old one or from's, never a mix, and from is still
+	// held or a miss:
+	//   - An error wrapping ErrMiss: the tier does not hold from (never
+	//     stored, evicted, dropped, found damaged and removed, or on
+	//     storage that is unhealthy). Nothing changed under to.
+	//   - fs.ErrClosed after Close; fs.ErrInvalid for an empty key or
+	//     one the tier refuses in Put; ctx's error if ctx ends while
+	//     Move waits (see below). Nothing changed.
+	//   - Any other error: the tier holds from but could not move it (to
+	//     does not fit where from was, the two keys belong to storage
+	//     that cannot move between them, another Move of the same key is
+	//     under way, an I/O error). Nothing changed under to; from is
+	//     still held unless an I/O error lost it.
+	// A caller that gets an error and still wants the block under to
+	// falls back to reading from (from this tier or another) and Put of
+	// to.
+	//
+	// A block that Put accepted and the tier has not stored yet (queued
+	// for a write behind, or for admission) is there for Move as it is
+	// for ReadAt: Move moves it, waiting for the write if the tier must
+	// (the disk tier waits for the block's file, and for a queued write
+	// under to, which would land on the moved block; for at most ctx).
+	// Move(k, k) is nil if the tier holds k and a miss if not.
+	//
+	// Move is not a hit, a miss or a Put in Stats; Blocks and Bytes stay
+	// as they were, less a block under to it replaced. A tier that admits
+	// blocks (the memory tier) may refuse the block under to as it may
+	// refuse a Put, counted as the tier documents. Safe for concurrent
+	// use: a ReadAt of from or to while Move runs sees the block before
+	// or after the move, or a miss; of two Moves of one key, at most one
+	// succeeds.
+	Move(ctx context.Context, from, to string) error
+}
+
 // Stats are a tier's counters. Counts are since the tier was opened;
 // Bytes and Blocks are current.
 type Stats struct {

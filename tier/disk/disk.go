@@ -49,6 +49,7 @@ type Options struct {
 	fsys       fileSystem       // nil means the real file system
 	beforeWalk func(dir string) // called at the start of each directory's rebuild walk
 	afterSweep func(dir string) // called when a directory's sweep of earlier formats is done
+	moveHook   func()           // called by a Move between its header write and its rename
 }
 
 // Tier is a disk tier: blocks in files over one or more directories, with
@@ -73,12 +74,16 @@ type Tier struct {
 
 	mmu sync.Mutex // serializes maintenance passes
 
+	moves sync.WaitGroup // Moves in progress (Add under pmu while not closed); Close waits for them
+
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close: goroutines stop
 	closeOnce sync.Once
 	wg        sync.WaitGroup // workers, rebuild walks, maintenance
 
 	hits, misses, puts, dropped, evictions, corrupt, ioErrors atomic.Int64
+
+	moveHook func() // Options.moveHook
 }
 
 // dir is one cache directory: its lock, its share of the quota, its
@@ -88,7 +93,8 @@ type dir struct {
 	root     string // path/v1: where block files live
 	id       uint64 // placement seed, kept in the lock file
 	lockFile *os.File
-	bsize    int64 // file-system block size: the unit of space charged
+	bsize    int64  // file-system block size: the unit of space charged
+	dev      uint64 // the layout directory's device: a Move between directories on two devices cannot rename
 
 	share, high, low int64 // quota share and watermarks, in bytes
 
@@ -107,6 +113,7 @@ type dir struct {
 	lost      bool // the lock file is gone or replaced: sick until Close, never probed
 	nextProbe time.Time
 	inflight  map[uint64]time.Time // start time of each file operation in progress
+	moving    map[keyHash]bool     // keys a Move is moving from or to (see move.go)
 	seq       uint64
 }
 
@@ -124,14 +131,15 @@ func Open(cfg tier.DiskConfig, o *Options) (*Tier, error) {
 		o = &Options{}
 	}
 	t := &Tier{
-		cfg:     cfg,
-		log:     o.Logger,
-		clock:   o.Clock,
-		fs:      o.fsys,
-		queue:   make(chan *fill, cfg.FillQueue),
-		pending: make(map[string]*fill),
-		idle:    make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		log:      o.Logger,
+		clock:    o.Clock,
+		fs:       o.fsys,
+		moveHook: o.moveHook,
+		queue:    make(chan *fill, cfg.FillQueue),
+		pending:  make(map[string]*fill),
+		idle:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	close(t.idle)
 	if t.log == nil {
@@ -380,7 +388,7 @@ func (t *Tier) PutRelease(ctx context.Context, key string, data []byte, release 
 	if t.pending[key] != nil {
 		return nil
 	}
-	f := &fill{key: key, h: h, d: d, data: data, release: release}
+	f := &fill{key: key, h: h, d: d, data: data, release: release, done: make(chan struct{})}
 	select {
 	case t.queue <- f:
 		if len(t.pending) == 0 {
@@ -523,6 +531,7 @@ func (t *Tier) Close() error {
 		t.pmu.Unlock()
 		close(t.done)
 		t.wg.Wait()
+		t.moves.Wait()
 		t.pmu.Lock()
 		for {
 			select {

@@ -110,6 +110,33 @@
 // renamed file whose pages were lost fails its checksums and is a miss.
 // Temporary files left by a killed process are removed by the next start.
 //
+// # Moves
+//
+// [Tier.Move] (a [tier.Mover]) gives a block another key without
+// copying it: it checks the block file's header, writes the new key's
+// header over it in place (the same checksums, data length and data
+// offset; there is room for a key up to 256 bytes longer), and renames
+// the file to the new key's path, replacing any file there. A 4 MiB block
+// costs a 4 KiB read, a 4 KiB write and a rename instead of 4 MiB read
+// and written again. A block still queued for writing is waited for, as
+// is one queued under the new key (either wait ends with the caller's
+// context). While a block moves, its old key is a miss and fills of
+// either key are dropped. Between two directories on one device the new
+// directory's quota is reserved first (evicting if needed) and the charge
+// moves with the file; between two devices, or for a key too long for the
+// room, Move fails with errors.ErrUnsupported and changes nothing (the
+// caller reads the block and puts it again). A move is no hit, miss or
+// Put in Stats.
+//
+// A process killed between the header write and the rename leaves a file
+// under the old key's name whose header names the new key; a machine
+// crash can also leave the file renamed with the old header (no fsync, as
+// for fills). Either is served under neither key: the header's key does
+// not match the name's, so the first read is a miss that removes the file
+// and counts it in Stats.Corrupt; the start-up rebuild, which reads no
+// header, indexes it until then (TestMoveCrash). A read that meets a
+// header a Move is rewriting is a plain miss, not damage.
+//
 // # Space
 //
 // A block is charged its file size (header and padding included)

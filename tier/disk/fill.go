@@ -16,17 +16,21 @@ type fill struct {
 	h        keyHash
 	d        *dir
 	data     []byte
-	release  func() // PutRelease's, or nil
-	canceled bool   // Delete came first; guarded by Tier.pmu
-	readers  int    // reads copying from data now (readPending); guarded by Tier.pmu
-	ended    bool   // written or dropped: only readers still use data; guarded by Tier.pmu
+	release  func()        // PutRelease's, or nil
+	canceled bool          // Delete came first; guarded by Tier.pmu
+	readers  int           // reads copying from data now (readPending); guarded by Tier.pmu
+	ended    bool          // written or dropped: only readers still use data; guarded by Tier.pmu
+	done     chan struct{} // closed when ended is set: a Move of the key waits for it
 }
 
 // endLocked marks f written or dropped and returns its release func if
 // no read copies from its data any more (nil otherwise: the last read
 // calls it). Tier.pmu is held; the caller calls the func after unlocking.
 func (f *fill) endLocked() func() {
-	f.ended = true
+	if !f.ended {
+		f.ended = true
+		close(f.done)
+	}
 	return f.releasable()
 }
 
@@ -79,12 +83,14 @@ func (t *Tier) doFill(f *fill) {
 		return
 	}
 	d.mu.Lock()
-	sick, present := d.sick, d.idx.get(f.h) != nil
+	sick, present, moving := d.sick, d.idx.get(f.h) != nil, d.moving[f.h]
 	d.mu.Unlock()
 	if present {
 		return
 	}
-	if sick {
+	if sick || moving {
+		// A Move from or to the key is under way: a file written now
+		// could land on the one it moves.
 		t.dropped.Add(1)
 		return
 	}

@@ -64,9 +64,25 @@ func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
 		}
 		return &rawFile{fd: fd, name: name}, nil
 	}
+	existing := flag&os.O_CREATE == 0
+	if existing {
+		// A block file opened to be rewritten in place (Move): as for a
+		// read, what is not a regular file is refused, and a FIFO does
+		// not block open(2).
+		flag |= syscall.O_NONBLOCK
+	}
 	f, err := os.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err // not a typed nil in an interface
+	}
+	if existing {
+		if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+			f.Close()
+			if err == nil {
+				err = errNotRegular
+			}
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
 	}
 	return f, nil
 }

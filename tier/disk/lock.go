@@ -70,6 +70,7 @@ func (t *Tier) openDir(path string, share int64) (*dir, error) {
 		idx:      newLRU(),
 		fds:      newFDCache(max(openFiles/len(t.cfg.Dirs), minOpenPerDir)),
 		inflight: make(map[uint64]time.Time),
+		moving:   make(map[keyHash]bool),
 	}
 	d.unlinked = sync.NewCond(&d.mu)
 	fail := func(err error) (*dir, error) {
@@ -91,6 +92,11 @@ func (t *Tier) openDir(path string, share int64) (*dir, error) {
 		return fail(err)
 	}
 	d.bsize = max(st.BlockSize, 512)
+	if info, err := os.Stat(d.root); err == nil {
+		if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+			d.dev = uint64(sys.Dev)
+		}
+	}
 	return d, nil
 }
 

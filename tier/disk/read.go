@@ -139,7 +139,7 @@ func (t *Tier) readDisk(key string, p []byte, off int64) (int, error) {
 	case err == nil || err == io.EOF:
 		if e == nil {
 			d.mu.Lock()
-			if d.idx.get(h) == nil {
+			if d.idx.get(h) == nil && !d.moving[h] {
 				d.idx.add(h, roundUp(ob.size, d.bsize), true)
 			}
 			d.mu.Unlock()
@@ -158,16 +158,26 @@ func (t *Tier) readDisk(key string, p []byte, off int64) (int, error) {
 		closeFiles(open)
 		return 0, miss("absent")
 	case errors.Is(err, errCorrupt):
-		t.corrupt.Add(1)
-		path := d.blockPath(h)
-		t.log.Warn("tier: disk: damaged block file removed", "path", path)
 		var open *openBlock
 		d.mu.Lock()
-		if cur := d.idx.get(h); cur != nil {
+		cur := d.idx.get(h)
+		// Only the index's own file is judged. The file read is not when
+		// a Move is rewriting its header (its header names another key
+		// for a moment) or when the entry it was read for has gone since
+		// (moved away, deleted, evicted, or found damaged by another
+		// read): then the read is a plain miss.
+		stale := d.moving[h] || (e != nil && cur != e)
+		if !stale && cur != nil {
 			open = d.removeLocked(cur)
 		}
 		d.mu.Unlock()
 		closeFiles(open)
+		if stale {
+			return 0, miss("block moved or removed")
+		}
+		t.corrupt.Add(1)
+		path := d.blockPath(h)
+		t.log.Warn("tier: disk: damaged block file removed", "path", path)
 		t.unlink(d, path)
 		return 0, miss("damaged block")
 	default:

@@ -75,6 +75,21 @@
 // TestContainsRecordsNoAccess counts ristretto's lookups (its metrics,
 // switched on for the test) around a thousand calls of Contains: none.
 //
+// # Moves
+//
+// [Tier.Move] (a [tier.Mover]) stores the block of one key under another
+// without copying it: the entry's bytes go under a new entry, with the
+// same cost, and the old key and any block under the new one are deleted
+// from ristretto before the new entry is set, so the policy, which sees
+// them in that order, has the old block's room for it. It does not wait
+// for admission (the block is readable under the new key at once, from
+// the index); a moved block the policy still refuses counts as an
+// eviction, and a Move is otherwise no hit, miss or Put. The frequency
+// TinyLFU keeps for the old key does not follow the block (ristretto
+// cannot rename a key in its sketch): under its new key a moved block is
+// as likely to be evicted as a fresh one. The writer of a file moves
+// blocks that were never read, so it loses nothing by that.
+//
 // # Keys
 //
 // ristretto keeps a 64-bit hash of a key, not the key. The entry stores
@@ -86,6 +101,7 @@
 // Stats come from the tier's own atomic counters, not ristretto's Metrics:
 // those slow every Get, count a colliding key's lookup as a hit, count
 // Del in keys-evicted, and are cleared by Close. Puts counts blocks the
-// policy admitted; Dropped, those dropped on a full buffer, too big, or
-// rejected; Evictions, blocks removed to make room (OnEvict).
+// policy admitted (a Move's block is not one); Dropped, those dropped on
+// a full buffer, too big, or rejected; Evictions, blocks removed to make
+// room (OnEvict), and moved blocks the policy refused.
 package memory

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -151,9 +152,10 @@ type paddedInt struct {
 // the key, so the key is stored here and compared on every lookup: a hash
 // collision is a miss, never another block's bytes.
 type entry struct {
-	key  string
-	data []byte
-	cost int64
+	key   string
+	data  []byte
+	cost  int64
+	moved bool // stored by Move: its admission is not a Put, its rejection an eviction
 	// state is queued until ristretto's policy takes the entry's cost,
 	// held from then, and gone once it has been rejected, evicted or
 	// deleted. Only the transition out of held changes the counters, so
@@ -172,7 +174,10 @@ var (
 	errClosed = fmt.Errorf("tier: memory: %w", fs.ErrClosed)
 )
 
-var _ tier.Tier = (*Tier)(nil)
+var (
+	_ tier.Tier  = (*Tier)(nil)
+	_ tier.Mover = (*Tier)(nil)
+)
 
 // New returns a memory tier configured by cfg. It starts ristretto's two
 // goroutines; Close stops them.
@@ -242,7 +247,9 @@ func (t *Tier) forget(e *entry) {
 
 func (t *Tier) onCost(e *entry) int64 {
 	e.state.Store(held)
-	t.offered.Add(1)
+	if !e.moved {
+		t.offered.Add(1)
+	}
 	t.blocks.Add(1)
 	t.bytes.Add(e.cost)
 	return e.cost
@@ -251,7 +258,13 @@ func (t *Tier) onCost(e *entry) int64 {
 func (t *Tier) onReject(it *ristretto.Item[*entry]) {
 	t.forget(it.Value)
 	if e := it.Value; e != nil && e.state.CompareAndSwap(held, gone) {
-		t.rejected.Add(1)
+		if e.moved {
+			// The tier held the block under another key and lost it
+			// for want of room.
+			t.evictions.Add(1)
+		} else {
+			t.rejected.Add(1)
+		}
 		t.release(e)
 	}
 }
@@ -394,6 +407,62 @@ func (t *Tier) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	t.c.Del(key)
+	return nil
+}
+
+// Move implements tier.Mover: the block under from, held or still
+// waiting for admission, is stored under to with the same bytes (not
+// copied) and the same cost, and leaves from; a block under to is
+// replaced. It does not wait: as with Put, ristretto admits the block
+// under to asynchronously, and it is readable at once meanwhile. From and
+// to's old block leave ristretto before the moved block arrives, so its
+// policy has from's room for it (the same cost, which counts from's key
+// length) and admits it unless other blocks took that room in between.
+// A moved block that is refused counts in Stats.Evictions (the tier held
+// it and lost it for room); otherwise Move counts nothing: no hit, miss
+// or Put. Move fails with an error wrapping tier.ErrMiss if the tier does
+// not hold from; with one wrapping errors.ErrUnsupported, and nothing
+// changed, if another held key shares to's hash (ristretto holds one
+// block per hash, and Put could not store to either); and with a plain
+// error if ristretto's buffer is full, after which neither key holds the
+// block (counted in Stats.Dropped). ctx is not consulted.
+func (t *Tier) Move(ctx context.Context, from, to string) error {
+	if from == "" || to == "" {
+		return fmt.Errorf("tier: memory: move: empty key: %w", fs.ErrInvalid)
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return errClosed
+	}
+	if from == to {
+		if _, ok := t.lookup(from); ok {
+			return nil
+		}
+		return errMiss
+	}
+	if cur, ok := t.c.Get(to); ok && cur.key != to {
+		return fmt.Errorf("tier: memory: move: another held block shares the new key's hash: %w", errors.ErrUnsupported)
+	}
+	t.emu.Lock()
+	e, ok := t.entries[from]
+	if !ok || e.state.Load() == gone {
+		t.emu.Unlock()
+		return errMiss
+	}
+	m := &entry{key: to, data: e.data, cost: e.cost, moved: true}
+	delete(t.entries, from)
+	t.entries[to] = m
+	t.emu.Unlock()
+	// Not under emu: Del may wait for ristretto's goroutine, which takes
+	// emu in the callbacks.
+	t.c.Del(from)
+	t.c.Del(to)
+	if !t.c.Set(to, m, 0) {
+		t.forget(m)
+		t.putDrops.Add(1)
+		return fmt.Errorf("tier: memory: move: ristretto's buffer is full: the block is dropped")
+	}
 	return nil
 }
 

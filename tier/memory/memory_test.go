@@ -566,3 +566,54 @@ func TestContainsAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestMoveWhenFull moves every block of a full tier to a new key: each
+// moved block is admitted (the old key leaves ristretto's policy before
+// the new one arrives, with the same cost, so it has the room), none is
+// lost, and Stats count no Put, drop or eviction. (The frequencies
+// TinyLFU kept for the old keys do not follow the blocks: a fresh Put
+// then competes with moved blocks as with fresh ones; logged.)
+func TestMoveWhenFull(t *testing.T) {
+	ctx := context.Background()
+	const max = 16 << 20
+	const block = 256 << 10
+	mt := newTier(t, memory.Config{MaxBytes: max})
+	n := max / (block + memory.EntryOverhead + len("res-000"))
+	for i := range n {
+		mt.Put(ctx, fmt.Sprintf("res-%03d", i), tiertest.Block(fmt.Sprint(i), block))
+	}
+	mt.Wait()
+	p := make([]byte, 1)
+	for range 3 { // residents worth keeping
+		for i := range n {
+			mt.ReadAt(ctx, fmt.Sprintf("res-%03d", i), p, 0)
+		}
+	}
+	before := mt.Stats()
+	if before.Blocks != int64(n) || before.Bytes > max || max-before.Bytes >= block {
+		t.Fatalf("the tier is not full: %+v", before)
+	}
+	for i := range n {
+		if err := mt.Move(ctx, fmt.Sprintf("res-%03d", i), fmt.Sprintf("moved-%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+		mt.Wait()
+	}
+	after := mt.Stats()
+	if after.Blocks != before.Blocks || after.Bytes != before.Bytes || after.Puts != before.Puts ||
+		after.Dropped != before.Dropped || after.Evictions != before.Evictions {
+		t.Errorf("moving every block of a full tier changed Stats:\nbefore %+v\nafter  %+v", before, after)
+	}
+	q := make([]byte, block)
+	for i := range n {
+		if _, err := mt.ReadAt(ctx, fmt.Sprintf("res-%03d", i), q, 0); !errors.Is(err, tier.ErrMiss) {
+			t.Fatalf("res-%03d after its Move: %v, want a miss", i, err)
+		}
+		if k, err := mt.ReadAt(ctx, fmt.Sprintf("moved-%03d", i), q, 0); k != block || err != nil || !bytes.Equal(q, tiertest.Block(fmt.Sprint(i), block)) {
+			t.Fatalf("moved-%03d: %d, %v (or wrong bytes)", i, k, err)
+		}
+	}
+	mt.Put(ctx, "fresh", make([]byte, block))
+	mt.Wait()
+	t.Logf("%d blocks moved in a full tier, all kept; a fresh Put after them admitted: %v", n, mt.Contains("fresh"))
+}

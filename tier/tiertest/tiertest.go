@@ -11,9 +11,9 @@
 // range of a block, io.ReaderAt semantics at the end, misses that wrap
 // tier.ErrMiss, that no key is ever answered with another key's bytes,
 // that the tier stays within its capacity, behaviour under concurrent use,
-// Close, and that Contains agrees with ReadAt while changing no statistic
+// Close, that Contains agrees with ReadAt while changing no statistic
 // and, for a tier that says it evicts by recency ([Harness].LRU), no
-// eviction.
+// eviction, and, for a tier.Mover, the contract of Move.
 package tiertest
 
 import (
@@ -73,6 +73,7 @@ func Run(t *testing.T, h Harness) {
 		{"Close", testClose},
 		{"Contains", testContains},
 		{"Release", testRelease},
+		{"Move", testMove},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h) })
@@ -634,4 +635,226 @@ func testRelease(t *testing.T, h Harness) {
 			t.Errorf("read %q after its buffer was released and overwritten: wrong bytes", key)
 		}
 	}
+}
+
+// testMove holds a tier.Mover to its contract: the block moved reads back
+// byte for byte under the new key and is a miss under the old one; a
+// block under the new key is replaced; a Move of an absent key is a miss
+// that changes nothing; a Move is no hit, miss or Put, and leaves Blocks
+// and Bytes; a block Put and not yet settled moves too; Move fails with
+// fs.ErrClosed after Close; and reads of other keys (and of the two keys
+// moved: the block or a miss) are right while Moves run.
+func testMove(t *testing.T, h Harness) {
+	if _, ok := open(t, h, 1<<20).(tier.Mover); !ok {
+		t.Skip("the tier is no tier.Mover: Move has no contract to check")
+	}
+	newMover := func(t *testing.T) tier.Mover {
+		return open(t, h, 64<<20).(tier.Mover)
+	}
+	mustMove := func(t *testing.T, m tier.Mover, from, to string) {
+		t.Helper()
+		if err := m.Move(t.Context(), from, to); err != nil {
+			t.Fatalf("Move(%q, %q): %v", from, to, err)
+		}
+	}
+
+	t.Run("Basic", func(t *testing.T) {
+		m := newMover(t)
+		const size = 300_001 // several pieces, the last one short
+		data := Block("from", size)
+		mustPut(t, m, "from", data)
+		mustPut(t, m, "other", Block("other", 5000))
+		settle(t, h, m)
+		before := m.Stats()
+		mustMove(t, m, "from", "to")
+		settle(t, h, m)
+		after := m.Stats()
+		if after.Hits != before.Hits || after.Misses != before.Misses || after.Puts != before.Puts ||
+			after.Blocks != before.Blocks || after.Bytes != before.Bytes {
+			t.Errorf("Move changed Stats:\nbefore %+v\nafter  %+v", before, after)
+		}
+		if m.Contains("from") || !m.Contains("to") {
+			t.Errorf("after Move: Contains(from) = %v, Contains(to) = %v; want false, true", m.Contains("from"), m.Contains("to"))
+		}
+		expectMiss(t, m, "from")
+		expectHit(t, m, "to", data)
+		for _, r := range [][2]int{{0, 1}, {32767, 2}, {65536, 65536}, {size - 10, 10}, {12345, 200_000}} {
+			p := make([]byte, r[1])
+			if n, err := m.ReadAt(t.Context(), "to", p, int64(r[0])); n != r[1] || (err != nil && err != io.EOF) ||
+				!bytes.Equal(p, data[r[0]:r[0]+r[1]]) {
+				t.Fatalf("ReadAt(to, off %d, len %d) after Move = %d, %v, or wrong bytes", r[0], r[1], n, err)
+			}
+		}
+		expectHit(t, m, "other", Block("other", 5000))
+		// Deleting the old key afterwards (as a caller that cleans up
+		// does) leaves the moved block; putting it again stores it anew.
+		if err := m.Delete(t.Context(), "from"); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, h, m)
+		expectHit(t, m, "to", data)
+		mustPut(t, m, "from", data)
+		settle(t, h, m)
+		expectHit(t, m, "from", data)
+		expectHit(t, m, "to", data)
+		// A chain of moves.
+		mustMove(t, m, "to", "to2")
+		mustMove(t, m, "to2", "a much longer key than any before it, "+strings.Repeat("x", 100))
+		settle(t, h, m)
+		expectMiss(t, m, "to")
+		expectMiss(t, m, "to2")
+		expectHit(t, m, "a much longer key than any before it, "+strings.Repeat("x", 100), data)
+	})
+
+	t.Run("Replace", func(t *testing.T) {
+		m := newMover(t)
+		a, b := Block("a", 70_000), Block("b", 100_000)
+		mustPut(t, m, "a", a)
+		mustPut(t, m, "b", b)
+		settle(t, h, m)
+		blocks := m.Stats().Blocks
+		mustMove(t, m, "a", "b")
+		settle(t, h, m)
+		expectMiss(t, m, "a")
+		expectHit(t, m, "b", a)
+		if got := m.Stats().Blocks; got != blocks-1 {
+			t.Errorf("Stats.Blocks after moving a block over another: %d, want %d", got, blocks-1)
+		}
+	})
+
+	t.Run("Miss", func(t *testing.T) {
+		m := newMover(t)
+		keep := Block("keep", 4000)
+		mustPut(t, m, "keep", keep)
+		mustPut(t, m, "deleted", Block("deleted", 4000))
+		settle(t, h, m)
+		if err := m.Delete(t.Context(), "deleted"); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, h, m)
+		before := m.Stats()
+		for _, from := range []string{"absent", "deleted", "KEEP"} {
+			for _, to := range []string{"keep", "fresh"} {
+				if err := m.Move(t.Context(), from, to); !errors.Is(err, tier.ErrMiss) {
+					t.Errorf("Move(%q, %q): %v, want tier.ErrMiss", from, to, err)
+				}
+			}
+		}
+		settle(t, h, m)
+		expectHit(t, m, "keep", keep)
+		if m.Contains("fresh") {
+			t.Error("a Move that missed left a block under its new key")
+		}
+		if err := m.Move(t.Context(), "absent", "absent"); !errors.Is(err, tier.ErrMiss) {
+			t.Errorf("Move(absent, absent): %v, want tier.ErrMiss", err)
+		}
+		mustMove(t, m, "keep", "keep")
+		expectHit(t, m, "keep", keep)
+		for _, k := range [][2]string{{"", "x"}, {"keep", ""}} {
+			if err := m.Move(t.Context(), k[0], k[1]); !errors.Is(err, fs.ErrInvalid) {
+				t.Errorf("Move(%q, %q): %v, want fs.ErrInvalid", k[0], k[1], err)
+			}
+		}
+		settle(t, h, m)
+		after := m.Stats()
+		after.Hits -= 2 // the reads of keep
+		if after.Hits != before.Hits || after.Misses != before.Misses || after.Puts != before.Puts || after.Blocks != before.Blocks {
+			t.Errorf("Moves that failed changed Stats:\nbefore %+v\nafter  %+v", before, after)
+		}
+	})
+
+	// A block Put and not yet settled (a write behind still queued,
+	// admission not yet decided) is the tier's to move.
+	t.Run("Unsettled", func(t *testing.T) {
+		m := newMover(t)
+		var want [][]byte
+		for i := range 8 {
+			want = append(want, Block(fmt.Sprint("u", i), 50_000+i))
+			mustPut(t, m, fmt.Sprint("u", i), want[i])
+		}
+		for i := range 8 {
+			mustMove(t, m, fmt.Sprint("u", i), fmt.Sprint("v", i))
+		}
+		settle(t, h, m)
+		for i := range 8 {
+			expectMiss(t, m, fmt.Sprint("u", i))
+			expectHit(t, m, fmt.Sprint("v", i), want[i])
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		m := newMover(t)
+		const n = 16
+		size := func(i int) int { return 40_000 + 1000*i }
+		for i := range n {
+			mustPut(t, m, fmt.Sprint("other-", i), Block(fmt.Sprint("other-", i), size(i)))
+			mustPut(t, m, fmt.Sprint("src-", i), Block(fmt.Sprint("src-", i), size(i)))
+		}
+		settle(t, h, m)
+		stop := make(chan struct{})
+		errs := make(chan error, 8)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(g), 11))
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					i := r.IntN(n)
+					key, want := fmt.Sprint("other-", i), Block(fmt.Sprint("other-", i), size(i))
+					mayMiss := false
+					switch r.IntN(3) {
+					case 1: // a block being moved: its bytes or a miss
+						key, want, mayMiss = fmt.Sprint("src-", i), Block(fmt.Sprint("src-", i), size(i)), true
+					case 2:
+						key, want, mayMiss = fmt.Sprint("dst-", i), Block(fmt.Sprint("src-", i), size(i)), true
+					}
+					off := r.IntN(len(want))
+					p := make([]byte, r.IntN(len(want)-off+1))
+					got, err := m.ReadAt(t.Context(), key, p, int64(off))
+					switch {
+					case mayMiss && errors.Is(err, tier.ErrMiss):
+					case err != nil && err != io.EOF:
+						errs <- fmt.Errorf("ReadAt(%s, off %d, len %d): %w", key, off, len(p), err)
+						return
+					case got != len(p) || !bytes.Equal(p, want[off:off+len(p)]):
+						errs <- fmt.Errorf("ReadAt(%s, off %d, len %d): %d wrong bytes", key, off, len(p), got)
+						return
+					}
+				}
+			}()
+		}
+		for i := range n {
+			mustMove(t, m, fmt.Sprint("src-", i), fmt.Sprint("dst-", i))
+		}
+		settle(t, h, m)
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for i := range n {
+			expectMiss(t, m, fmt.Sprint("src-", i))
+			expectHit(t, m, fmt.Sprint("dst-", i), Block(fmt.Sprint("src-", i), size(i)))
+			expectHit(t, m, fmt.Sprint("other-", i), Block(fmt.Sprint("other-", i), size(i)))
+		}
+	})
+
+	t.Run("Close", func(t *testing.T) {
+		m := h.New(t, 1<<20).(tier.Mover)
+		mustPut(t, m, "x", Block("x", 10))
+		settle(t, h, m)
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Move(t.Context(), "x", "y"); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("Move after Close: %v, want fs.ErrClosed", err)
+		}
+	})
 }
