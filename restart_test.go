@@ -268,9 +268,19 @@ func TestRestartChangedName(t *testing.T) {
 	if st := srv.Total(); st.Requests != 0 {
 		t.Fatalf("Open of a kept name made %d requests", st.Requests)
 	}
-	// Drop its blocks from the disk tier, so a read must go to the store.
+	// Drop its blocks from the disk tier, so a read must go to the store:
+	// every directory beside the kept metadata (metalog.Dir) is the disk tier's
+	// layout directory (v2/, named for its format).
 	for _, d := range []string{"d0", "d1"} {
-		os.RemoveAll(filepath.Join(dir, d, "v1"))
+		ents, err := os.ReadDir(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if e.IsDir() && e.Name() != metalog.Dir {
+				os.RemoveAll(filepath.Join(dir, d, e.Name()))
+			}
+		}
 	}
 	third.Close()
 	fourth := restartFS(t, s, dir, tierfs.WithMemoryCache(0))

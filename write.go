@@ -226,7 +226,7 @@ func (w *Writer) keep(p []byte) {
 		p = p[n:]
 		if int64(len(w.cur)) == w.bs {
 			key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, w.blocks.Load())
-			w.offer(key, w.cur)
+			w.offer(w.fsys.tiers, key, w.cur)
 			w.blocks.Add(1)
 			w.cur = nil
 		}
@@ -269,11 +269,11 @@ func (w *Writer) getBuf() []byte {
 	}
 }
 
-// offer gives the full block data (a buffer of getBuf) to every tier
-// under key: to a tier that writes behind (tier.Releaser, the disk tier)
-// as it is, to the others (the memory tier, which keeps what it is given)
-// as a copy. data goes back to the buffers once no tier reads it.
-func (w *Writer) offer(key string, data []byte) {
+// offer gives the full block data (a buffer of getBuf) to tiers under
+// key: to a tier that writes behind (tier.Releaser, the disk tier) as it
+// is, to the others (the memory tier, which keeps what it is given) as a
+// copy. data goes back to the buffers once no tier reads it.
+func (w *Writer) offer(tiers []tier.Tier, key string, data []byte) {
 	ctx := context.WithoutCancel(w.ctx)
 	var refs atomic.Int32
 	refs.Store(1)
@@ -285,7 +285,7 @@ func (w *Writer) offer(key string, data []byte) {
 			}
 		}
 	}
-	for _, t := range w.fsys.tiers {
+	for _, t := range tiers {
 		if r, ok := t.(tier.Releaser); ok {
 			refs.Add(1)
 			r.PutRelease(ctx, key, data, done) // calls done, on error too
@@ -335,18 +335,24 @@ func (w *Writer) close() error {
 	return nil
 }
 
-// moveBlocks offers the written blocks to the tiers under obj, the new
-// version: the last one from memory, each full block from the tier that
-// still holds it under the pending version, and drops the pending ones.
-// A block the tiers dropped meanwhile is not offered; reading it costs an
-// origin GET. It returns once the tiers serve every block offered, so the
-// first read of the new version finds them.
+// moveBlocks puts the written blocks under obj, the new version: the
+// last one from memory, and each full block held under the pending
+// version by a tier that is a tier.Mover (both tiers are) moved there,
+// with no byte read or written (the disk tier rewrites the block file's
+// header and renames it). Only for a tier that is no Mover or whose Move
+// fails (it lost the block, or cannot move it: another device, say) is
+// the block read back, from whichever tier still has it, and offered to
+// that tier again, as every block once was (2 GiB read and written again
+// at the Close of a 2 GiB checkpoint). A block no tier holds is not
+// offered; reading it costs an origin GET. It returns once the tiers
+// serve every block moved or offered, so the first read of the new
+// version finds them.
 func (w *Writer) moveBlocks(obj objstore.Object) {
 	ctx := context.WithoutCancel(w.ctx)
 	n := w.blocks.Load()
 	if len(w.cur) > 0 {
 		// The last, partial block first: Keep copies it, and its buffer
-		// (the only one: writeBufs) then serves the moves below.
+		// (the only one: writeBufs) then serves the reads below.
 		w.fsys.blocks.Keep(ctx, obj, n*w.bs, w.cur)
 		select {
 		case w.bufs <- w.cur:
@@ -354,18 +360,53 @@ func (w *Writer) moveBlocks(obj objstore.Object) {
 		}
 		w.cur = nil
 	}
+	tiers := w.fsys.tiers
+	// Where each tier has the block after its Move: under to, under from
+	// (no Mover, or it could not move it), or nowhere (it lost it).
+	const (
+		underFrom = iota
+		underTo
+		lost
+	)
+	has := make([]int, len(tiers))
+	var rest []tier.Tier
 	for idx := int64(0); idx < n; idx++ {
-		key := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, idx)
+		from := cache.Key(w.fsys.opts.storeID, w.pending, w.bs, idx)
+		to := cache.Key(w.fsys.opts.storeID, obj, w.bs, idx)
+		rest = rest[:0]
+		for i, t := range tiers {
+			has[i] = underFrom
+			if m, ok := t.(tier.Mover); ok {
+				switch err := m.Move(ctx, from, to); {
+				case err == nil:
+					has[i] = underTo
+					continue
+				case errors.Is(err, tier.ErrMiss):
+					has[i] = lost
+				}
+			}
+			rest = append(rest, t)
+		}
+		if len(rest) == 0 {
+			continue
+		}
 		buf := w.getBuf()[:w.bs]
 		found := false
-		for _, t := range w.fsys.tiers {
+		for i, t := range tiers {
+			key := from
+			switch has[i] {
+			case lost:
+				continue
+			case underTo:
+				key = to
+			}
 			if m, err := t.ReadAt(ctx, key, buf, 0); int64(m) == w.bs && (err == nil || err == io.EOF) {
 				found = true
 				break
 			}
 		}
-		for _, t := range w.fsys.tiers {
-			t.Delete(ctx, key)
+		for _, t := range rest {
+			t.Delete(ctx, from)
 		}
 		if !found {
 			select {
@@ -374,12 +415,12 @@ func (w *Writer) moveBlocks(obj objstore.Object) {
 			}
 			continue
 		}
-		w.offer(cache.Key(w.fsys.opts.storeID, obj, w.bs, idx), buf)
+		w.offer(rest, to, buf)
 	}
 	// Read-your-writes from the first read on: the disk tier has written
 	// the blocks, the memory tier has admitted them.
-	flushTiers(ctx, w.fsys.tiers)
-	for _, t := range w.fsys.tiers {
+	flushTiers(ctx, tiers)
+	for _, t := range tiers {
 		if a, ok := t.(interface{ Wait() }); ok {
 			a.Wait()
 		}
@@ -388,7 +429,9 @@ func (w *Writer) moveBlocks(obj objstore.Object) {
 
 // dropPending removes the blocks offered under the pending version. A
 // block a Write in another goroutine offers after it (a Write racing
-// Abort) stays until the tier evicts it: no reader can ask for it.
+// Abort) stays until the tier evicts it: no reader can ask for it. After
+// moveBlocks, each pending key is already gone (moved, or deleted after
+// its block was offered again), and its Delete is a harmless miss.
 func (w *Writer) dropPending() {
 	if w.bs == 0 {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -19,6 +20,7 @@ import (
 	"github.com/tierfs/tierfs/objstore"
 	"github.com/tierfs/tierfs/objstore/s3store"
 	"github.com/tierfs/tierfs/objstore/storetest"
+	"github.com/tierfs/tierfs/tier"
 )
 
 // writeParts is how a test write is cut: S3's smallest parts, two at once.
@@ -100,6 +102,80 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// TestCreateMovesBlocks: Close gives the blocks written under the
+// pending version the new version's keys by tier.Mover, reading and
+// writing none again: after the Close of an N-block file, each tier has
+// stored N blocks (not 2N) and served no read, and the file reads back
+// byte for byte with 0 GETs at the server. Before, each tier's block was
+// read back and put again at Close (a disk tier's Puts were 2N).
+func TestCreateMovesBlocks(t *testing.T) {
+	const bs = 64 << 10 // newFS's block size
+	for name, opts := range map[string]func(t *testing.T) []tierfs.Option{
+		"disk": func(t *testing.T) []tierfs.Option {
+			return []tierfs.Option{tierfs.WithMemoryCache(0), tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{t.TempDir()}, Quota: 256 << 20})}
+		},
+		// Two directories on one device: blocks also move between them.
+		"memory+disk": func(t *testing.T) []tierfs.Option {
+			return []tierfs.Option{tierfs.WithMemoryCache(64 << 20), tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{t.TempDir(), t.TempDir()}, Quota: 256 << 20})}
+		},
+		// A memory tier that holds a few of the blocks: a Move of one it
+		// lost misses, and that block is read from the disk tier (where it
+		// moved) and offered to the memory tier again, as before.
+		"smallmemory+disk": func(t *testing.T) []tierfs.Option {
+			return []tierfs.Option{tierfs.WithMemoryCache(1 << 20), tierfs.WithDiskCache(tier.DiskConfig{Dirs: []string{t.TempDir()}, Quota: 256 << 20})}
+		},
+	} {
+		for _, tail := range []int{0, 12345} {
+			t.Run(fmt.Sprintf("%s/tail=%d", name, tail), func(t *testing.T) {
+				srv, s := s3Store(t, s3test.Shaping{})
+				fsys := newFS(t, s, append(opts(t), tierfs.WithConsistency(consistency.ReadWrite(time.Minute)))...)
+				const n = 40
+				data := storetest.Data(60, n*bs+tail)
+				w, err := fsys.CreateContext(t.Context(), "ckpt/model.bin", writeParts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeIn(t, w, data, 60)
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				want := int64(n)
+				if tail > 0 {
+					want++ // the last, partial block, kept from memory at Close
+				}
+				for _, ts := range fsys.Stats().Tiers {
+					if name == "smallmemory+disk" {
+						if st := ts.Tier; ts.Name == "disk" && (st.Puts != want || st.Blocks != want || st.Hits > want) {
+							t.Errorf("disk tier after the Close of a file of %d blocks, beside a small memory tier: %+v", want, st)
+						}
+						if st := ts.Tier; ts.Name == "memory" && st.Misses != 0 {
+							t.Errorf("memory tier: %d misses at Close: a block whose Move missed was read from it again", st.Misses)
+						}
+						t.Logf("%s tier: %+v", ts.Name, ts.Tier)
+						continue
+					}
+					if st := ts.Tier; st.Puts != want || st.Blocks != want || st.Hits != 0 || st.Dropped != 0 {
+						t.Errorf("%s tier after the Close of a file of %d blocks: %d Puts, %d blocks, %d hits, %d dropped; want %d, %d, 0, 0",
+							ts.Name, want, st.Puts, st.Blocks, st.Hits, st.Dropped, want, want)
+					}
+				}
+				got, err := fs.ReadFile(fsys, "ckpt/model.bin")
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("read back: %d bytes, %v", len(got), err)
+				}
+				if gets := srv.Stats("test", "root/ckpt/model.bin").Gets; gets != 0 {
+					t.Errorf("reading back the write cost %d GETs at the server, want 0", gets)
+				}
+				for _, ts := range fsys.Stats().Tiers {
+					if st := ts.Tier; st.Corrupt != 0 || st.Errors != 0 || st.Puts < want {
+						t.Errorf("%s tier after the read: %+v", ts.Name, st)
+					}
+				}
+			})
+		}
+	}
 }
 
 // TestCreateAbort aborts or cancels writes at random points: the old
