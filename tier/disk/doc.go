@@ -19,8 +19,9 @@
 // 128 bits of the SHA-256 of its key and ab its first byte (at most 256
 // subdirectories). No key can name a path outside the directory, and no
 // component is longer than 32 bytes. Files are 0600, directories 0700.
-// The tier touches nothing else in the directory: tierfs keeps its
-// metadata file in meta/ beside v2/ (see package tierfs).
+// The tier touches nothing else in the directory but the old format's
+// directory (below): tierfs keeps its metadata file in meta/ beside v2/
+// (see package tierfs).
 //
 // The layout directory of format 1, v1/, is emptied after the start-up
 // rebuild, in the background: its block files, temporary and probe files
@@ -29,8 +30,9 @@
 // of this format reads them and they take room outside the quota. It is
 // safe because every format takes the directory's lock before it touches
 // its layout directory, and this tier holds it: a binary of format 1
-// cannot be using the files. Going back to a binary of format 1 starts
-// with a cold cache.
+// cannot be using the files (and the sweep stops if the lock file is
+// found replaced; see Ownership). Going back to a binary of format 1
+// starts with a cold cache.
 //
 // Blocks are placed over the directories by rendezvous hashing of the key
 // hash with a random seed kept in each directory's lock file: the spread is
@@ -50,14 +52,13 @@
 // header can be rewritten in place under a key up to 256 bytes longer
 // (see Moves). A data offset that is not a multiple of 4096, lies inside
 // the header or further after it than a writer or a move puts it, makes
-// the header bad. Opening a block
-// file checks the header (checksum, version, and that it names the key
-// asked for, so two swapped files are caught); every ReadAt checks the
-// checksum of every piece the range covers, reading partial pieces at the
-// ends of the range whole. A file that fails any check (wrong key, bad
-// header, cut short, a piece that does not match) is a miss: it is
-// removed from disk and counted in Stats.Corrupt. No byte that failed
-// verification is ever returned.
+// the header bad. Opening a block file checks the header (checksum,
+// version, and that it names the key asked for, so two swapped files are
+// caught); every ReadAt checks the checksum of every piece the range
+// covers, reading partial pieces at the ends of the range whole. A file
+// that fails any check (wrong key, bad header, cut short, a piece that
+// does not match) is a miss: it is removed from disk and counted in
+// Stats.Corrupt. No byte that failed verification is ever returned.
 //
 // # Reads
 //
@@ -182,8 +183,9 @@
 // the hashed path instead (no open, no read, nothing indexed): a regular
 // file there is a yes. Fills wait until the walk of their directory is
 // done (the queue absorbs them, then drops), so the usage a fill checks
-// against the quota is complete. The walk also removes stale temporary
-// files and blocks that belong to another directory.
+// against the quota is complete (and so do Moves). The walk also removes
+// stale temporary files and blocks that belong to another directory, and
+// is followed by the sweep of format 1's files (see Layout).
 //
 // # Health
 //
