@@ -273,6 +273,9 @@ func (t *Tier) unlink(d *dir, path string) {
 // rename. There is no fsync: a crash of the process loses nothing
 // written, and a crash of the machine can leave a renamed file with lost
 // pages, which the checksums catch (a miss, never wrong bytes).
+// writeChunk is the most writeFile writes in one call.
+const writeChunk = 256 << 10
+
 func (t *Tier) writeFile(d *dir, h keyHash, hdr, data []byte) (err error) {
 	op := t.beginOp(d)
 	defer t.endOp(d, op)
@@ -291,8 +294,17 @@ func (t *Tier) writeFile(d *dir, h keyHash, hdr, data []byte) (err error) {
 		return err
 	}
 	_, err = f.Write(hdr)
-	if err == nil {
-		_, err = f.Write(data)
+	// In pieces of writeChunk: one write(2) of a whole block holds its
+	// thread in the kernel for milliseconds (a page cache that has to grow
+	// pays for every fresh page), and the process's network goroutines
+	// wait for the runtime to notice. Scenario 8 of the harness (a 2 GiB
+	// write, its blocks cached as they go): 175 MB/s with whole blocks,
+	// 179 in 1 MiB pieces, 180 in 256 KiB, with the plain SDK's upload at
+	// 180-182 in the same runs.
+	for rest := data; err == nil && len(rest) > 0; {
+		n := min(len(rest), writeChunk)
+		_, err = f.Write(rest[:n])
+		rest = rest[n:]
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
