@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tierfs/tierfs/objstore/s3store"
 )
 
 func TestParseBytes(t *testing.T) {
@@ -35,7 +33,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.latency != 20*time.Millisecond || c.connBW != 50e6 || c.size != 1<<30 || c.wideConnBW != 20e6 || c.wideTotalBW != 200e6 || c.tmRefs || len(c.scenarios) != 8 ||
-		c.writeSize != 2<<30 || c.partSize != 8<<20 || c.writeConc != s3store.DefaultConcurrency {
+		c.writeSize != 2<<30 || c.partSize != 8<<20 || c.writeConc != defaultWriteConc {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = parseFlags([]string{"-scenarios", "3, 1,3", "-total-bw", "0", "-size", "64MiB"})
