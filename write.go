@@ -314,7 +314,12 @@ func (w *Writer) Close() error {
 
 func (w *Writer) close() error {
 	defer w.release()
-	defer w.dropPending()
+	moved := false
+	defer func() {
+		if !moved {
+			w.dropPending()
+		}
+	}()
 	if w.fsys.isClosed() {
 		w.w.Abort()
 		return &fs.PathError{Op: "close", Path: w.name, Err: fs.ErrClosed}
@@ -330,7 +335,8 @@ func (w *Writer) close() error {
 		}
 	}
 	if w.bs > 0 && obj.Size == w.size {
-		w.moveBlocks(obj)
+		w.moveBlocks(obj) // leaves no block under the pending version
+		moved = true
 	}
 	return nil
 }
@@ -429,9 +435,9 @@ func (w *Writer) moveBlocks(obj objstore.Object) {
 
 // dropPending removes the blocks offered under the pending version. A
 // block a Write in another goroutine offers after it (a Write racing
-// Abort) stays until the tier evicts it: no reader can ask for it. After
-// moveBlocks, each pending key is already gone (moved, or deleted after
-// its block was offered again), and its Delete is a harmless miss.
+// Abort) stays until the tier evicts it: no reader can ask for it. A
+// Close that ran moveBlocks does not call it: every pending key is gone
+// by then (moved, or deleted after its block was offered again).
 func (w *Writer) dropPending() {
 	if w.bs == 0 {
 		return

@@ -410,8 +410,12 @@ func (r *Reader) schedule(si int, from int64) {
 	conc := r.tune.conc
 	loading, ahead := 0, 0
 	for idx, a := range r.held {
-		if !a.Ready(a.Len() - tail(a.Len())) {
-			loading++ // a load in its tail leaves its place to the next
+		select {
+		case <-a.Done():
+		default:
+			if !a.Ready(a.Len() - tail(a.Len())) {
+				loading++ // a load in its tail leaves its place to the next
+			}
 		}
 		if idx >= s.next/r.bs {
 			ahead++

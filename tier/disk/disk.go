@@ -90,7 +90,7 @@ type Tier struct {
 // index and its health.
 type dir struct {
 	path     string // the configured directory, absolute
-	root     string // path/v1: where block files live
+	root     string // path/v2 (layoutDir): where block files live
 	id       uint64 // placement seed, kept in the lock file
 	lockFile *os.File
 	bsize    int64  // file-system block size: the unit of space charged

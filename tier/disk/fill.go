@@ -268,14 +268,14 @@ func (t *Tier) unlink(d *dir, path string) {
 	}
 }
 
+// writeChunk is the most writeFile writes in one call.
+const writeChunk = 256 << 10
+
 // writeFile publishes a block atomically: a temporary file created with
 // O_EXCL under a random name in the block's own subdirectory, then a
 // rename. There is no fsync: a crash of the process loses nothing
 // written, and a crash of the machine can leave a renamed file with lost
 // pages, which the checksums catch (a miss, never wrong bytes).
-// writeChunk is the most writeFile writes in one call.
-const writeChunk = 256 << 10
-
 func (t *Tier) writeFile(d *dir, h keyHash, hdr, data []byte) (err error) {
 	op := t.beginOp(d)
 	defer t.endOp(d, op)

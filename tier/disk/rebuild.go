@@ -155,8 +155,8 @@ func (t *Tier) sweepOld(d *dir) {
 				}
 				continue
 			}
-			if !isSubdirName(name) {
-				continue
+			if len(name) != 2 {
+				continue // no fan-out subdirectory (the walk skips it too)
 			}
 			ents, err := t.fs.ReadDir(p)
 			if err != nil {
@@ -176,11 +176,4 @@ func (t *Tier) sweepOld(d *dir) {
 	if removed > 0 {
 		t.log.Info("tier: disk: removed the files of an earlier format", "dir", d.path, "count", removed)
 	}
-}
-
-// isSubdirName reports whether name is a fan-out subdirectory's: two
-// lowercase hex digits.
-func isSubdirName(name string) bool {
-	hex := func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
-	return len(name) == 2 && hex(name[0]) && hex(name[1])
 }
